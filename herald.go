@@ -1,0 +1,135 @@
+package herald
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Publication is one message in a channel's log.
+//
+// A Publication handed to [Broker.Publish] carries no Seq and no Time: the
+// broker assigns both. Publications delivered to an [EventHandler] or
+// returned by [Broker.History] carry them and are shared; they must be
+// treated as read-only.
+type Publication struct {
+	// Seq is the publication's position in its channel: 1, 2, 3 …, gapless.
+	Seq uint64
+	// ID is the publisher's idempotency key. A publish retried with the
+	// same ID on the same channel within the dedupe window is not stored
+	// twice.
+	ID string
+	// Event is the application's own event name, such as "message.new".
+	Event string
+	// Payload is the message body: one JSON value, stored as given.
+	Payload []byte
+	// Time is server time in milliseconds since the Unix epoch. Within a
+	// channel it never decreases with Seq.
+	Time int64
+	// From is the user id of the publisher ("" for the server API).
+	From string
+}
+
+// PublishResult is what a broker answers to a publish.
+type PublishResult struct {
+	// Seq and Time are the stored publication's.
+	Seq  uint64
+	Time int64
+	// Duplicate reports that a publication with the same ID was already
+	// stored within the dedupe window; Seq and Time are the first one's and
+	// nothing was stored or delivered again.
+	Duplicate bool
+}
+
+// HistoryRequest selects a range of a channel's log.
+type HistoryRequest struct {
+	// After selects publications with Seq > After.
+	After uint64
+	// Limit caps how many publications are returned. Zero returns none,
+	// which is how a caller asks for the stream position only.
+	Limit int
+}
+
+// History is a range of a channel's log together with the channel's
+// stream position at the time it was read.
+type History struct {
+	// Publications are in Seq order, gapless, all with Seq > the request's
+	// After.
+	Publications []*Publication
+	// Head is the Seq of the newest publication ever stored in the channel
+	// (0 if none).
+	Head uint64
+	// Oldest is the Seq of the oldest publication still retained. When
+	// nothing is retained it is Head+1.
+	Oldest uint64
+}
+
+// EventHandler receives the publications of the channels a broker was
+// asked to subscribe to.
+type EventHandler interface {
+	// HandlePublications delivers one or more publications of one channel,
+	// in Seq order. A broker calls it for a given channel from one
+	// goroutine at a time, in Seq order across calls, but may call it for
+	// different channels concurrently. Without a fault between them the
+	// calls are gapless; after a fault (a lost connection to the broker's
+	// server) a broker may skip ahead, and the handler recovers the gap
+	// from History. The handler must not block for long and must not
+	// modify pubs.
+	HandlePublications(channel string, pubs []*Publication)
+}
+
+// Broker stores each channel's log and fans publications out to the nodes
+// that subscribed to the channel.
+//
+// All methods may be called concurrently. Publish returns only after the
+// publication is as durable as the broker promises (documented per
+// broker); only then is it delivered to event handlers.
+type Broker interface {
+	// Start begins delivering publications to h. It is called once, before
+	// Subscribe.
+	Start(ctx context.Context, h EventHandler) error
+	// Subscribe asks for the channel's publications to be delivered to the
+	// handler. Publications stored after Subscribe returns are delivered.
+	// Calls are counted: each Subscribe is undone by one Unsubscribe.
+	Subscribe(ctx context.Context, channel string) error
+	// Unsubscribe undoes one Subscribe.
+	Unsubscribe(ctx context.Context, channel string) error
+	// Publish assigns p the channel's next Seq and the server time, stores
+	// it, and delivers it. p is owned by the broker after the call.
+	Publish(ctx context.Context, channel string, p *Publication) (PublishResult, error)
+	// History reads a range of the channel's log and its stream position.
+	History(ctx context.Context, channel string, req HistoryRequest) (History, error)
+	// Close stops delivery and releases the broker's resources; stored
+	// publications stay stored. Other methods return ErrClosed afterwards.
+	Close(ctx context.Context) error
+}
+
+// Identity is who a connection authenticated as, and what it may do.
+type Identity struct {
+	// UserID is the token's subject.
+	UserID string
+	// Channels are the patterns the user may subscribe and publish to.
+	Channels []string
+	// ExpiresAt is when the credential stops being valid.
+	ExpiresAt time.Time
+}
+
+// Clock tells the time. The hub and brokers take one so that tests can
+// control it.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the [Clock] of the running system.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Errors shared by brokers and the hub.
+var (
+	// ErrClosed is returned by a broker or hub that has been closed.
+	ErrClosed = errors.New("herald: closed")
+	// ErrInvalidChannel is returned for a channel name that is not valid.
+	ErrInvalidChannel = errors.New("herald: invalid channel name")
+)

@@ -1,0 +1,208 @@
+package protocol
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// The Append functions encode server frames. Each appends one JSON object
+// to dst and returns the extended slice. They write the fields in the order
+// docs/PROTOCOL.md lists them and leave out optional fields that are empty.
+
+// Message is the content of a message frame.
+type Message struct {
+	Channel   string
+	Seq       uint64
+	ID        string
+	Event     string
+	Payload   []byte // one JSON value
+	Timestamp int64
+	From      string
+}
+
+// AppendMessage encodes a message frame.
+func AppendMessage(dst []byte, m *Message) []byte {
+	dst = append(dst, `{"type":"message","channel":`...)
+	dst = AppendString(dst, m.Channel)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, m.Seq, 10)
+	if m.ID != "" {
+		dst = append(dst, `,"id":`...)
+		dst = AppendString(dst, m.ID)
+	}
+	if m.Event != "" {
+		dst = append(dst, `,"event":`...)
+		dst = AppendString(dst, m.Event)
+	}
+	dst = append(dst, `,"payload":`...)
+	if len(m.Payload) == 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, m.Payload...)
+	}
+	dst = append(dst, `,"timestamp":`...)
+	dst = strconv.AppendInt(dst, m.Timestamp, 10)
+	if m.From != "" {
+		dst = append(dst, `,"from":`...)
+		dst = AppendString(dst, m.From)
+	}
+	return append(dst, '}')
+}
+
+// AppendAck encodes the ack of a publish.
+func AppendAck(dst []byte, id, channel string, seq uint64, timestamp int64) []byte {
+	dst = append(dst, `{"type":"ack","id":`...)
+	dst = AppendString(dst, id)
+	dst = append(dst, `,"channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, `,"timestamp":`...)
+	dst = strconv.AppendInt(dst, timestamp, 10)
+	return append(dst, '}')
+}
+
+// AppendAuthOK encodes auth_ok. expiresAt is in ms since the epoch.
+func AppendAuthOK(dst []byte, id, connectionID, userID string, expiresAt int64) []byte {
+	dst = append(dst, `{"type":"auth_ok"`...)
+	dst = appendID(dst, id)
+	dst = append(dst, `,"connectionId":`...)
+	dst = AppendString(dst, connectionID)
+	dst = append(dst, `,"userId":`...)
+	dst = AppendString(dst, userID)
+	dst = append(dst, `,"expiresAt":`...)
+	dst = strconv.AppendInt(dst, expiresAt, 10)
+	return append(dst, '}')
+}
+
+// AppendSubscribed encodes subscribed. seq is the channel's head.
+func AppendSubscribed(dst []byte, id, channel string, seq uint64, recovered bool) []byte {
+	dst = append(dst, `{"type":"subscribed"`...)
+	dst = appendID(dst, id)
+	dst = append(dst, `,"channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, `,"recovered":`...)
+	dst = strconv.AppendBool(dst, recovered)
+	return append(dst, '}')
+}
+
+// AppendUnsubscribed encodes unsubscribed.
+func AppendUnsubscribed(dst []byte, id, channel string) []byte {
+	dst = append(dst, `{"type":"unsubscribed"`...)
+	dst = appendID(dst, id)
+	dst = append(dst, `,"channel":`...)
+	dst = AppendString(dst, channel)
+	return append(dst, '}')
+}
+
+// AppendPong encodes pong. timestamp is server time in ms.
+func AppendPong(dst []byte, id string, timestamp int64) []byte {
+	dst = append(dst, `{"type":"pong"`...)
+	dst = appendID(dst, id)
+	dst = append(dst, `,"timestamp":`...)
+	dst = strconv.AppendInt(dst, timestamp, 10)
+	return append(dst, '}')
+}
+
+// AppendSnapshotRequired encodes snapshot_required: the client's lastSeq
+// is older than oldestSeq-1, so messages it missed are gone. seq is the
+// channel's head.
+func AppendSnapshotRequired(dst []byte, id, channel string, seq, oldestSeq uint64) []byte {
+	dst = append(dst, `{"type":"snapshot_required"`...)
+	dst = appendID(dst, id)
+	dst = append(dst, `,"channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, `,"oldestSeq":`...)
+	dst = strconv.AppendUint(dst, oldestSeq, 10)
+	return append(dst, '}')
+}
+
+// AppendTokenExpiring encodes token_expiring. expiresAt is in ms.
+func AppendTokenExpiring(dst []byte, expiresAt int64) []byte {
+	dst = append(dst, `{"type":"token_expiring","expiresAt":`...)
+	dst = strconv.AppendInt(dst, expiresAt, 10)
+	return append(dst, '}')
+}
+
+// AppendError encodes an error frame. ref is the id of the frame it
+// answers, channel the channel that frame named; both may be empty.
+func AppendError(dst []byte, e *Error, ref, channel string) []byte {
+	dst = append(dst, `{"type":"error","code":`...)
+	dst = AppendString(dst, string(e.Code))
+	dst = append(dst, `,"message":`...)
+	dst = AppendString(dst, e.Message)
+	if ref != "" {
+		dst = append(dst, `,"ref":`...)
+		dst = AppendString(dst, ref)
+	}
+	if channel != "" {
+		dst = append(dst, `,"channel":`...)
+		dst = AppendString(dst, channel)
+	}
+	return append(dst, '}')
+}
+
+func appendID(dst []byte, id string) []byte {
+	if id == "" {
+		return dst
+	}
+	dst = append(dst, `,"id":`...)
+	return AppendString(dst, id)
+}
+
+const hex = "0123456789abcdef"
+
+// AppendString appends s as a JSON string. Invalid UTF-8 is replaced by
+// U+FFFD, as encoding/json does; U+2028 and U+2029 are escaped so the
+// output is also safe inside JavaScript source.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

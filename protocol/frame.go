@@ -1,0 +1,200 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+)
+
+// Frame types sent by clients.
+const (
+	TypeAuth        = "auth"
+	TypeSubscribe   = "subscribe"
+	TypeUnsubscribe = "unsubscribe"
+	TypePublish     = "publish"
+	TypePing        = "ping"
+)
+
+// Frame types sent by the server.
+const (
+	TypeAuthOK           = "auth_ok"
+	TypeSubscribed       = "subscribed"
+	TypeUnsubscribed     = "unsubscribed"
+	TypeAck              = "ack"
+	TypeMessage          = "message"
+	TypePong             = "pong"
+	TypeSnapshotRequired = "snapshot_required"
+	TypeTokenExpiring    = "token_expiring"
+	TypeError            = "error"
+)
+
+// ClientTypes and ServerTypes list the frame types of each direction, for
+// documentation checks.
+var (
+	ClientTypes = []string{TypeAuth, TypeSubscribe, TypeUnsubscribe, TypePublish, TypePing}
+	ServerTypes = []string{
+		TypeAuthOK, TypeSubscribed, TypeUnsubscribed, TypeAck, TypeMessage,
+		TypePong, TypeSnapshotRequired, TypeTokenExpiring, TypeError,
+	}
+)
+
+// Limits of single fields. Payload size is bounded by the frame size limit,
+// which the server configures.
+const (
+	MaxIDLen    = 128
+	MaxEventLen = 128
+	MaxTokenLen = 16 << 10
+	// MaxBatch is the most frames one batch may hold.
+	MaxBatch = 100
+)
+
+// Frame is the union of every frame's fields, in both directions. Type
+// says which fields matter; docs/PROTOCOL.md lists them per type.
+type Frame struct {
+	Type string `json:"type"`
+	// ID correlates a client frame with its reply; in a message frame it is
+	// the publisher's id.
+	ID string `json:"id,omitempty"`
+	// Ref, in an error frame, is the id of the client frame it answers.
+	Ref   string `json:"ref,omitempty"`
+	Token string `json:"token,omitempty"`
+
+	Channel string `json:"channel,omitempty"`
+	// LastSeq, in subscribe, is the last seq the client has seen; nil
+	// subscribes from now on.
+	LastSeq   *uint64         `json:"lastSeq,omitempty"`
+	Seq       uint64          `json:"seq,omitempty"`
+	OldestSeq uint64          `json:"oldestSeq,omitempty"`
+	Recovered bool            `json:"recovered,omitempty"`
+	Event     string          `json:"event,omitempty"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
+	Timestamp int64           `json:"timestamp,omitempty"`
+	From      string          `json:"from,omitempty"`
+
+	ConnectionID string `json:"connectionId,omitempty"`
+	UserID       string `json:"userId,omitempty"`
+	ExpiresAt    int64  `json:"expiresAt,omitempty"`
+
+	Code    Code   `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// ErrMalformed is returned by Decode for input that is not a JSON object
+// or a non-empty array of them.
+var ErrMalformed = errors.New("protocol: malformed frame")
+
+// Decode parses one text frame: a JSON object, or a JSON array of objects
+// (a batch). It appends the frames to dst and returns it. An error is an
+// *Error with code bad_request or too_large, and dst is returned as given.
+func Decode(dst []Frame, data []byte) ([]Frame, error) {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) == 0 {
+		return dst, &Error{Code: CodeBadRequest, Message: "empty frame"}
+	}
+	switch data[0] {
+	case '{':
+		var f Frame
+		if err := json.Unmarshal(data, &f); err != nil {
+			return dst, malformed(err)
+		}
+		return append(dst, f), nil
+	case '[':
+		var batch []Frame
+		if err := json.Unmarshal(data, &batch); err != nil {
+			return dst, malformed(err)
+		}
+		if len(batch) == 0 {
+			return dst, &Error{Code: CodeBadRequest, Message: "empty batch"}
+		}
+		if len(batch) > MaxBatch {
+			return dst, Errorf(CodeTooLarge, "batch of %d frames, at most %d allowed", len(batch), MaxBatch)
+		}
+		return append(dst, batch...), nil
+	default:
+		return dst, &Error{Code: CodeBadRequest, Message: "frame is not a JSON object or array"}
+	}
+}
+
+func malformed(err error) *Error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return Errorf(CodeBadRequest, "field %q has the wrong type", typeErr.Field)
+	}
+	return &Error{Code: CodeBadRequest, Message: "malformed JSON"}
+}
+
+// ValidateClient checks a frame a client sent: its type is a client type
+// and the fields that type requires are present and within limits.
+func (f *Frame) ValidateClient() *Error {
+	if len(f.ID) > MaxIDLen {
+		return Errorf(CodeTooLarge, "id longer than %d bytes", MaxIDLen)
+	}
+	if f.ID != "" && !validToken(f.ID) {
+		return &Error{Code: CodeBadRequest, Message: "id must be printable ASCII without quotes or backslashes"}
+	}
+	switch f.Type {
+	case TypeAuth:
+		if f.Token == "" {
+			return &Error{Code: CodeBadRequest, Message: "auth needs a token"}
+		}
+		if len(f.Token) > MaxTokenLen {
+			return Errorf(CodeTooLarge, "token longer than %d bytes", MaxTokenLen)
+		}
+	case TypeSubscribe, TypeUnsubscribe:
+		return validateChannel(f.Channel)
+	case TypePublish:
+		if f.ID == "" {
+			return &Error{Code: CodeBadRequest, Message: "publish needs an id (the idempotency key)"}
+		}
+		if err := validateChannel(f.Channel); err != nil {
+			return err
+		}
+		if len(f.Event) > MaxEventLen {
+			return Errorf(CodeTooLarge, "event longer than %d bytes", MaxEventLen)
+		}
+		if f.Event != "" && !validToken(f.Event) {
+			return &Error{Code: CodeBadRequest, Message: "event must be printable ASCII without quotes or backslashes"}
+		}
+		if len(f.Payload) == 0 {
+			return &Error{Code: CodeBadRequest, Message: "publish needs a payload"}
+		}
+	case TypePing:
+	case "":
+		return &Error{Code: CodeBadRequest, Message: "frame has no type"}
+	default:
+		return Errorf(CodeBadRequest, "unknown frame type %q", truncate(f.Type, 32))
+	}
+	return nil
+}
+
+func validateChannel(ch string) *Error {
+	if ch == "" {
+		return &Error{Code: CodeBadRequest, Message: "channel is required"}
+	}
+	if len(ch) > MaxChannelLen {
+		return Errorf(CodeTooLarge, "channel longer than %d bytes", MaxChannelLen)
+	}
+	if !ValidChannel(ch) {
+		return &Error{Code: CodeBadRequest, Message: "invalid channel name"}
+	}
+	return nil
+}
+
+// validToken reports whether s is printable ASCII without quotes or
+// backslashes, so that it needs no escaping in JSON.
+func validToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,160 @@
+package protocol
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func u64(v uint64) *uint64 { return &v }
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       string
+		want     []Frame
+		wantCode Code
+	}{
+		{"auth", `{"type":"auth","token":"t"}`, []Frame{{Type: "auth", Token: "t"}}, ""},
+		{"subscribe from now", `{"type":"subscribe","channel":"chat.1"}`, []Frame{{Type: "subscribe", Channel: "chat.1"}}, ""},
+		{"subscribe lastSeq 0", `{"type":"subscribe","channel":"chat.1","lastSeq":0}`, []Frame{{Type: "subscribe", Channel: "chat.1", LastSeq: u64(0)}}, ""},
+		{"publish", `{"type":"publish","id":"a","channel":"c","event":"e","payload":{"x":1}}`,
+			[]Frame{{Type: "publish", ID: "a", Channel: "c", Event: "e", Payload: json.RawMessage(`{"x":1}`)}}, ""},
+		{"unknown fields ignored", `{"type":"ping","future":true}`, []Frame{{Type: "ping"}}, ""},
+		{"leading space", " \n{\"type\":\"ping\"}", []Frame{{Type: "ping"}}, ""},
+		{"batch", `[{"type":"ping","id":"1"},{"type":"ping","id":"2"}]`, []Frame{{Type: "ping", ID: "1"}, {Type: "ping", ID: "2"}}, ""},
+		{"empty", ``, nil, CodeBadRequest},
+		{"not json", `hello`, nil, CodeBadRequest},
+		{"truncated", `{"type":"ping"`, nil, CodeBadRequest},
+		{"string", `"ping"`, nil, CodeBadRequest},
+		{"number", `42`, nil, CodeBadRequest},
+		{"wrong field type", `{"type":"subscribe","channel":"c","lastSeq":"x"}`, nil, CodeBadRequest},
+		{"negative lastSeq", `{"type":"subscribe","channel":"c","lastSeq":-1}`, nil, CodeBadRequest},
+		{"empty batch", `[]`, nil, CodeBadRequest},
+		{"batch of non-objects", `[1,2]`, nil, CodeBadRequest},
+		{"batch too long", "[" + strings.Repeat(`{"type":"ping"},`, MaxBatch) + `{"type":"ping"}]`, nil, CodeTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Decode(nil, []byte(tt.in))
+			if tt.wantCode != "" {
+				perr, ok := err.(*Error)
+				if !ok || perr.Code != tt.wantCode {
+					t.Fatalf("Decode(%q) error = %v, want code %s", tt.in, err, tt.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Decode(%q): %v", tt.in, err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Decode(%q) = %+v, want %+v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateClient(t *testing.T) {
+	long := strings.Repeat("x", MaxIDLen+1)
+	tests := []struct {
+		name     string
+		frame    Frame
+		wantCode Code
+	}{
+		{"auth", Frame{Type: TypeAuth, Token: "t"}, ""},
+		{"auth without token", Frame{Type: TypeAuth}, CodeBadRequest},
+		{"auth token too long", Frame{Type: TypeAuth, Token: strings.Repeat("t", MaxTokenLen+1)}, CodeTooLarge},
+		{"subscribe", Frame{Type: TypeSubscribe, Channel: "chat.1"}, ""},
+		{"subscribe without channel", Frame{Type: TypeSubscribe}, CodeBadRequest},
+		{"subscribe to pattern", Frame{Type: TypeSubscribe, Channel: "chat.*"}, CodeBadRequest},
+		{"subscribe channel too long", Frame{Type: TypeSubscribe, Channel: strings.Repeat("c", MaxChannelLen+1)}, CodeTooLarge},
+		{"unsubscribe", Frame{Type: TypeUnsubscribe, Channel: "chat.1"}, ""},
+		{"publish", Frame{Type: TypePublish, ID: "1", Channel: "c", Event: "message.new", Payload: json.RawMessage(`{}`)}, ""},
+		{"publish without id", Frame{Type: TypePublish, Channel: "c", Payload: json.RawMessage(`{}`)}, CodeBadRequest},
+		{"publish without payload", Frame{Type: TypePublish, ID: "1", Channel: "c"}, CodeBadRequest},
+		{"publish bad channel", Frame{Type: TypePublish, ID: "1", Channel: "a..b", Payload: json.RawMessage(`1`)}, CodeBadRequest},
+		{"publish event with quote", Frame{Type: TypePublish, ID: "1", Channel: "c", Event: `a"b`, Payload: json.RawMessage(`1`)}, CodeBadRequest},
+		{"publish event too long", Frame{Type: TypePublish, ID: "1", Channel: "c", Event: long, Payload: json.RawMessage(`1`)}, CodeTooLarge},
+		{"id too long", Frame{Type: TypePing, ID: long}, CodeTooLarge},
+		{"id with control char", Frame{Type: TypePing, ID: "a\nb"}, CodeBadRequest},
+		{"ping", Frame{Type: TypePing}, ""},
+		{"no type", Frame{}, CodeBadRequest},
+		{"server type from client", Frame{Type: TypeAck}, CodeBadRequest},
+		{"unknown type", Frame{Type: "launch"}, CodeBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.frame.ValidateClient()
+			switch {
+			case tt.wantCode == "" && err != nil:
+				t.Fatalf("ValidateClient() = %v, want nil", err)
+			case tt.wantCode != "" && (err == nil || err.Code != tt.wantCode):
+				t.Fatalf("ValidateClient() = %v, want code %s", err, tt.wantCode)
+			}
+		})
+	}
+}
+
+// TestAppendRoundTrip checks that every server frame the Append functions
+// write decodes, with encoding/json, into the fields it was given.
+func TestAppendRoundTrip(t *testing.T) {
+	msg := &Message{Channel: "chat.1", Seq: 7, ID: "m1", Event: "message.new",
+		Payload: []byte(`{"text":"hi \"there\""}`), Timestamp: 1711234567890, From: "alice\u2028"}
+	tests := []struct {
+		name string
+		got  []byte
+		want Frame
+	}{
+		{"message", AppendMessage(nil, msg), Frame{Type: TypeMessage, Channel: "chat.1", Seq: 7, ID: "m1",
+			Event: "message.new", Payload: json.RawMessage(`{"text":"hi \"there\""}`), Timestamp: 1711234567890, From: "alice\u2028"}},
+		{"message without optional fields", AppendMessage(nil, &Message{Channel: "c", Seq: 1, Timestamp: 5}),
+			Frame{Type: TypeMessage, Channel: "c", Seq: 1, Payload: json.RawMessage(`null`), Timestamp: 5}},
+		{"ack", AppendAck(nil, "p1", "c", 3, 9), Frame{Type: TypeAck, ID: "p1", Channel: "c", Seq: 3, Timestamp: 9}},
+		{"auth_ok", AppendAuthOK(nil, "a", "conn1", "bob", 42), Frame{Type: TypeAuthOK, ID: "a", ConnectionID: "conn1", UserID: "bob", ExpiresAt: 42}},
+		{"subscribed", AppendSubscribed(nil, "s", "c", 10, true), Frame{Type: TypeSubscribed, ID: "s", Channel: "c", Seq: 10, Recovered: true}},
+		{"unsubscribed", AppendUnsubscribed(nil, "", "c"), Frame{Type: TypeUnsubscribed, Channel: "c"}},
+		{"pong", AppendPong(nil, "p", 77), Frame{Type: TypePong, ID: "p", Timestamp: 77}},
+		{"snapshot_required", AppendSnapshotRequired(nil, "", "c", 4530, 3000), Frame{Type: TypeSnapshotRequired, Channel: "c", Seq: 4530, OldestSeq: 3000}},
+		{"token_expiring", AppendTokenExpiring(nil, 99), Frame{Type: TypeTokenExpiring, ExpiresAt: 99}},
+		{"error", AppendError(nil, &Error{Code: CodeForbidden, Message: "no\n"}, "r1", "c"), Frame{Type: TypeError, Code: CodeForbidden, Message: "no\n", Ref: "r1", Channel: "c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !json.Valid(tt.got) {
+				t.Fatalf("invalid JSON: %s", tt.got)
+			}
+			var f Frame
+			if err := json.Unmarshal(tt.got, &f); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(f, tt.want) {
+				t.Errorf("got %+v\nwant %+v\n(json %s)", f, tt.want, tt.got)
+			}
+		})
+	}
+}
+
+func TestSubscribedCarriesZeroSeq(t *testing.T) {
+	// A new channel's head is 0, and clients rely on seeing it.
+	got := string(AppendSubscribed(nil, "", "c", 0, false))
+	if !strings.Contains(got, `"seq":0`) || !strings.Contains(got, `"recovered":false`) {
+		t.Errorf("AppendSubscribed = %s, want seq 0 and recovered false present", got)
+	}
+}
+
+func TestAppendString(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", `"plain"`},
+		{`q"b\`, `"q\"b\\"`},
+		{"\x00\x1f\n\r\t", `"\u0000\u001f\n\r\t"`},
+		{"é✓", `"é✓"`},
+		{"\xff", `"\ufffd"`},
+		{"\u2028\u2029", `"\u2028\u2029"`},
+	}
+	for _, tt := range tests {
+		if got := string(AppendString(nil, tt.in)); got != tt.want {
+			t.Errorf("AppendString(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
