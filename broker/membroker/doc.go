@@ -1,0 +1,38 @@
+// Package membroker is Herald's embedded broker: in-process fan-out over a
+// durable per-channel log kept in Pebble, an embedded key-value store, in
+// one directory. It needs nothing installed and is the default of
+// `herald serve`.
+//
+// # Durability
+//
+// With DurabilitySync (the default) a publish is acknowledged only after
+// the write-ahead log holding it has been fsynced. Publishes that arrive
+// together share one fsync (group commit), so the cost of an fsync is paid
+// per batch, not per message. Acked messages survive a process crash and a
+// machine crash.
+//
+// With DurabilityNone a publish is acknowledged once Pebble has accepted
+// it, before it reaches the disk; the log is fsynced every SyncInterval.
+// A process crash or power loss may lose the messages acked in the last
+// moments before it. Choose it only where that is acceptable.
+//
+// # Layout
+//
+// Keys (channel names never contain a zero byte):
+//
+//	'm' channel 0x00 seq(8, big-endian)     -> encoded publication
+//	'c' channel                             -> head(8) oldest(8)
+//	'd' bucket(8) channel 0x00 id           -> seq(8) time(8)
+//
+// Dedupe keys live in time buckets one dedupe window wide; dropping a
+// bucket is one range deletion. An id is remembered for at least one
+// window and at most two.
+//
+// # Concurrency properties
+//
+// Every write (publishes, retention trims, dedupe expiry) goes through one
+// committer goroutine, which assigns sequence numbers; a second goroutine
+// delivers committed publications to the event handler, one channel batch
+// at a time, in commit order. Reads (History) run on the caller's
+// goroutine against Pebble's consistent iterators.
+package membroker

@@ -1,0 +1,109 @@
+package membroker
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/heraldrt/herald"
+)
+
+const (
+	prefixMessage = 'm'
+	prefixMeta    = 'c'
+	prefixDedupe  = 'd'
+)
+
+func messageKey(dst []byte, channel string, seq uint64) []byte {
+	dst = append(dst, prefixMessage)
+	dst = append(dst, channel...)
+	dst = append(dst, 0)
+	return binary.BigEndian.AppendUint64(dst, seq)
+}
+
+func metaKey(channel string) []byte {
+	return append([]byte{prefixMeta}, channel...)
+}
+
+func dedupeKey(bucket uint64, channel, id string) []byte {
+	k := make([]byte, 0, 1+8+len(channel)+1+len(id))
+	k = append(k, prefixDedupe)
+	k = binary.BigEndian.AppendUint64(k, bucket)
+	k = append(k, channel...)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+func dedupeBucketKey(bucket uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixDedupe}, bucket)
+}
+
+func encodeMeta(head, oldest uint64) []byte {
+	b := make([]byte, 16)
+	binary.BigEndian.PutUint64(b, head)
+	binary.BigEndian.PutUint64(b[8:], oldest)
+	return b
+}
+
+func decodeMeta(b []byte) (head, oldest uint64, err error) {
+	if len(b) != 16 {
+		return 0, 0, errCorrupt
+	}
+	return binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]), nil
+}
+
+var errCorrupt = errors.New("membroker: corrupt record")
+
+const codecVersion = 1
+
+// encodePublication writes p (without its seq, which is in the key):
+// version, time, then id, event and from each length-prefixed, then the
+// payload to the end.
+func encodePublication(p *herald.Publication) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+3*binary.MaxVarintLen16+len(p.ID)+len(p.Event)+len(p.From)+len(p.Payload))
+	b = append(b, codecVersion)
+	b = binary.AppendVarint(b, p.Time)
+	for _, s := range [...]string{p.ID, p.Event, p.From} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return append(b, p.Payload...)
+}
+
+// decodePublication is the inverse of encodePublication. It copies what it
+// keeps, so b may be reused afterwards.
+func decodePublication(b []byte, seq uint64) (*herald.Publication, error) {
+	if len(b) < 1 || b[0] != codecVersion {
+		return nil, errCorrupt
+	}
+	b = b[1:]
+	t, n := binary.Varint(b)
+	if n <= 0 {
+		return nil, errCorrupt
+	}
+	b = b[n:]
+	var fields [3]string
+	for i := range fields {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return nil, errCorrupt
+		}
+		fields[i] = string(b[n : n+int(l)])
+		b = b[n+int(l):]
+	}
+	return &herald.Publication{
+		Seq: seq, Time: t, ID: fields[0], Event: fields[1], From: fields[2],
+		Payload: append([]byte(nil), b...),
+	}, nil
+}
+
+// decodeTime reads only the time of an encoded publication.
+func decodeTime(b []byte) (int64, error) {
+	if len(b) < 1 || b[0] != codecVersion {
+		return 0, errCorrupt
+	}
+	t, n := binary.Varint(b[1:])
+	if n <= 0 {
+		return 0, errCorrupt
+	}
+	return t, nil
+}

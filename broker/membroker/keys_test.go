@@ -1,0 +1,65 @@
+package membroker
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	"github.com/heraldrt/herald"
+)
+
+func TestPublicationCodec(t *testing.T) {
+	tests := []struct {
+		name string
+		pub  herald.Publication
+	}{
+		{"full", herald.Publication{Seq: 9, ID: "id-1", Event: "message.new", From: "alice", Payload: []byte(`{"a":1}`), Time: 1711234567890}},
+		{"empty strings", herald.Publication{Seq: 1, Payload: []byte(`null`), Time: 0}},
+		{"negative time", herald.Publication{Seq: 2, Payload: []byte(`1`), Time: -5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			enc := encodePublication(&tt.pub)
+			got, err := decodePublication(enc, tt.pub.Seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(*got, tt.pub) {
+				t.Errorf("round trip: got %+v, want %+v", *got, tt.pub)
+			}
+			if ts, err := decodeTime(enc); err != nil || ts != tt.pub.Time {
+				t.Errorf("decodeTime = %d, %v; want %d", ts, err, tt.pub.Time)
+			}
+		})
+	}
+}
+
+func TestKeysOrderBySeqWithinChannel(t *testing.T) {
+	a := messageKey(nil, "chat", 255)
+	b := messageKey(nil, "chat", 256)
+	other := messageKey(nil, "chat.1", 1)
+	if bytes.Compare(a, b) >= 0 {
+		t.Error("seq 255 does not sort before 256")
+	}
+	// "chat\x00" sorts before "chat.1": a channel's range never interleaves
+	// with a longer name that shares its prefix.
+	if bytes.Compare(b, other) >= 0 {
+		t.Error("channel chat's keys do not sort before chat.1's")
+	}
+}
+
+func FuzzDecodePublication(f *testing.F) {
+	f.Add(encodePublication(&herald.Publication{ID: "x", Event: "e", From: "f", Payload: []byte("{}"), Time: 3}))
+	f.Add([]byte{1})
+	f.Add([]byte{1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := decodePublication(b, 1)
+		if err != nil {
+			return
+		}
+		again, err := decodePublication(encodePublication(p), 1)
+		if err != nil || !reflect.DeepEqual(p, again) {
+			t.Fatalf("re-encoding %+v gives %+v, %v", p, again, err)
+		}
+	})
+}
