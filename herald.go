@@ -133,3 +133,11 @@ var (
 	// ErrInvalidChannel is returned for a channel name that is not valid.
 	ErrInvalidChannel = errors.New("herald: invalid channel name")
 )
+
+// Authenticator verifies the token a client presents.
+type Authenticator interface {
+	// Authenticate returns the identity the token proves, or an error
+	// whose message may be shown to the client (it names what was wrong
+	// with the token, never a key). It may be called concurrently.
+	Authenticate(ctx context.Context, token string) (Identity, error)
+}
