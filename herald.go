@@ -130,8 +130,9 @@ func (SystemClock) Now() time.Time { return time.Now() }
 var (
 	// ErrClosed is returned by a broker or hub that has been closed.
 	ErrClosed = errors.New("herald: closed")
-	// ErrInvalidChannel is returned for a channel name that is not valid.
-	ErrInvalidChannel = errors.New("herald: invalid channel name")
+	// ErrTokenExpired is returned by an Authenticator for a token past its
+	// expiry.
+	ErrTokenExpired = errors.New("herald: token expired")
 )
 
 // Authenticator verifies the token a client presents.

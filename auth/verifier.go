@@ -39,7 +39,8 @@ type Verifier struct {
 // Errors a Verifier returns, wrapped with detail.
 var (
 	ErrInvalidToken = errors.New("auth: invalid token")
-	ErrExpired      = errors.New("auth: token expired")
+	// ErrExpired is herald.ErrTokenExpired, so that the hub can tell it.
+	ErrExpired = herald.ErrTokenExpired
 )
 
 // NewVerifier returns a Verifier for cfg.

@@ -1,0 +1,39 @@
+// Command herald runs the Herald real-time messaging server and its tools.
+//
+//	herald serve   run a node
+//	herald token   mint a development token
+//	herald bench   measure a node (idle connections, fan-out)
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+type cli struct {
+	Serve   serveCmd         `cmd:"" help:"Run a Herald node."`
+	Token   tokenCmd         `cmd:"" help:"Mint a token for development and tests."`
+	Version kong.VersionFlag `help:"Print the version and exit."`
+}
+
+func main() {
+	var c cli
+	ctx := kong.Parse(&c,
+		kong.Name("herald"),
+		kong.Description("Herald: real-time messaging that never loses or duplicates a message."),
+		kong.UsageOnError(),
+		kong.DefaultEnvars("HERALD"),
+		kong.Configuration(yamlConfig),
+		kong.Vars{"version": version},
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+	if err := ctx.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "herald:", err)
+		os.Exit(1)
+	}
+}

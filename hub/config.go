@@ -1,0 +1,72 @@
+package hub
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/heraldrt/herald"
+)
+
+// Config configures a Hub. The zero value of each field is its documented
+// default.
+type Config struct {
+	// AuthTimeout closes a connection that has not authenticated within
+	// it (close 4001). Zero means 5s.
+	AuthTimeout time.Duration
+	// PingInterval is how long a connection may be silent before the
+	// server pings it. Zero means 25s.
+	PingInterval time.Duration
+	// PongTimeout is how long after a ping a silent connection is
+	// considered gone and closed. Zero means 10s.
+	PongTimeout time.Duration
+	// TokenExpiryWarning is how long before its token expires a session
+	// is sent token_expiring. Zero means 60s.
+	TokenExpiryWarning time.Duration
+	// MaxQueueBytes bounds what a session may have written but not yet
+	// taken by the client; past it the session is closed with 4008 (slow
+	// consumer). Zero means 1 MiB.
+	MaxQueueBytes int
+	// ReplayPage is how many publications a replay reads per history
+	// call. Zero means 500.
+	ReplayPage int
+	// ReplayStall is how long a replay waits for a client to take what
+	// was queued before declaring it a slow consumer. Zero means 30s.
+	ReplayStall time.Duration
+	// CloseGrace is how long a closing connection may take to flush its
+	// close frame before it is cut. Zero means 5s.
+	CloseGrace time.Duration
+	// SweepInterval is how often heartbeats, auth deadlines and token
+	// expiry are checked. Zero means 1s.
+	SweepInterval time.Duration
+	// Clock tells the time. Nil means the system clock.
+	Clock herald.Clock
+	// Logger receives the hub's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.AuthTimeout, 5*time.Second)
+	def(&c.PingInterval, 25*time.Second)
+	def(&c.PongTimeout, 10*time.Second)
+	def(&c.TokenExpiryWarning, 60*time.Second)
+	def(&c.ReplayStall, 30*time.Second)
+	def(&c.CloseGrace, 5*time.Second)
+	def(&c.SweepInterval, time.Second)
+	if c.MaxQueueBytes <= 0 {
+		c.MaxQueueBytes = 1 << 20
+	}
+	if c.ReplayPage <= 0 {
+		c.ReplayPage = 500
+	}
+	if c.Clock == nil {
+		c.Clock = herald.SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}

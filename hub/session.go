@@ -1,0 +1,322 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/protocol"
+)
+
+// publishTimeout bounds how long a publish may wait on the broker.
+const publishTimeout = 10 * time.Second
+
+// Session is one client connection's state in the hub.
+type Session struct {
+	hub     *Hub
+	conn    Conn
+	id      string
+	created int64 // ms
+
+	// lastRecv is when anything last arrived from the client, in ms.
+	lastRecv atomic.Int64
+	// lastPing belongs to the sweeper.
+	lastPing int64
+
+	// mu guards the fields below, and serializes writes to conn.
+	mu       sync.Mutex
+	identity *herald.Identity // nil until authenticated
+	warned   bool             // token_expiring sent for this identity
+	subs     map[string]*subscription
+	out      []*Frame // queued, not yet written
+	closed   bool     // closing: nothing more is queued or written
+	ended    bool     // the transport reported the end; cleaned up
+}
+
+// NewSession starts a session for a new connection. If the hub is
+// draining, the session is closed at once with 1012.
+func (h *Hub) NewSession(conn Conn) *Session {
+	now := h.clock.Now().UnixMilli()
+	s := &Session{hub: h, conn: conn, id: newConnectionID(), created: now, lastPing: now}
+	s.lastRecv.Store(now)
+	h.addSession(s)
+	if h.draining.Load() {
+		s.close(protocol.CloseServiceRestart, protocol.CloseCodes[protocol.CloseServiceRestart])
+	}
+	return s
+}
+
+// ID returns the connection id sent in auth_ok.
+func (s *Session) ID() string { return s.id }
+
+// Touch records that something (a heartbeat reply) arrived from the
+// client.
+func (s *Session) Touch() {
+	s.lastRecv.Store(s.hub.clock.Now().UnixMilli())
+}
+
+// HandleMessage handles one text frame from the client.
+func (s *Session) HandleMessage(data []byte) {
+	s.Touch()
+	s.hub.Stats.FramesIn.Add(1)
+	s.hub.Stats.BytesIn.Add(uint64(len(data)))
+	frames, err := protocol.Decode(nil, data)
+	if err != nil {
+		s.sendError(asProtocolError(err), "", "")
+		return
+	}
+	for i := range frames {
+		if s.isClosed() {
+			return
+		}
+		s.handle(&frames[i])
+	}
+}
+
+// HandleBinary answers a binary frame, which the protocol does not use.
+func (s *Session) HandleBinary() {
+	s.Touch()
+	s.sendError(&protocol.Error{Code: protocol.CodeBadRequest, Message: "binary frames are not supported; send JSON text frames"}, "", "")
+}
+
+// Closed tells the hub that the connection is gone. It may be called more
+// than once and from any goroutine.
+func (s *Session) Closed() {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended, s.closed = true, true
+	subs := s.subs
+	s.subs = nil
+	s.out = nil
+	authed := s.identity != nil
+	s.mu.Unlock()
+	for _, sub := range subs {
+		s.hub.leave(sub)
+	}
+	if authed {
+		s.hub.Stats.Authenticated.Add(-1)
+	}
+	s.hub.removeSession(s)
+}
+
+func (s *Session) handle(f *protocol.Frame) {
+	if perr := f.ValidateClient(); perr != nil {
+		s.sendError(perr, f.ID, f.Channel)
+		return
+	}
+	switch f.Type {
+	case protocol.TypeAuth:
+		s.authenticate(f)
+		return
+	case protocol.TypePing:
+		s.send(protocol.AppendPong(nil, f.ID, s.hub.clock.Now().UnixMilli()))
+		return
+	}
+	id := s.currentIdentity()
+	if id == nil {
+		s.sendError(&protocol.Error{Code: protocol.CodeUnauthorized, Message: "authenticate first: send an auth frame"}, f.ID, f.Channel)
+		return
+	}
+	switch f.Type {
+	case protocol.TypeSubscribe:
+		s.subscribe(id, f)
+	case protocol.TypeUnsubscribe:
+		s.unsubscribe(f)
+	case protocol.TypePublish:
+		s.publish(id, f)
+	}
+}
+
+func (s *Session) authenticate(f *protocol.Frame) {
+	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	ident, err := s.hub.auth.Authenticate(ctx, f.Token)
+	cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	prev := s.identity
+	if err != nil {
+		s.hub.Stats.AuthFailures.Add(1)
+		msg := err.Error()
+		if errors.Is(err, herald.ErrTokenExpired) {
+			msg = "token expired"
+		}
+		s.queueError(&protocol.Error{Code: protocol.CodeUnauthorized, Message: msg}, f.ID, "")
+		s.flushLocked()
+		if prev == nil {
+			s.closeLocked(protocol.CloseAuthFailed, "authentication failed")
+		}
+		return
+	}
+	if prev != nil && prev.UserID != ident.UserID {
+		s.queueError(&protocol.Error{Code: protocol.CodeForbidden, Message: "a refreshed token must name the same user"}, f.ID, "")
+		s.flushLocked()
+		s.closeLocked(protocol.CloseForbidden, "user changed")
+		return
+	}
+	s.identity = &ident
+	s.warned = false
+	if prev == nil {
+		s.hub.Stats.Authenticated.Add(1)
+	}
+	s.queueJSON(protocol.AppendAuthOK(nil, f.ID, s.id, ident.UserID, ident.ExpiresAt.UnixMilli()))
+	s.flushLocked()
+}
+
+func (s *Session) publish(id *herald.Identity, f *protocol.Frame) {
+	if !protocol.MatchAny(id.Channels, f.Channel) {
+		s.sendError(&protocol.Error{Code: protocol.CodeForbidden, Message: "the token does not grant publishing to this channel"}, f.ID, f.Channel)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	res, err := s.hub.broker.Publish(ctx, f.Channel, &herald.Publication{
+		ID: f.ID, Event: f.Event, Payload: f.Payload, From: id.UserID,
+	})
+	cancel()
+	if err != nil {
+		s.hub.log.Error("publish failed", "channel", f.Channel, "err", err)
+		s.sendError(&protocol.Error{Code: protocol.CodeInternal, Message: "the publish was not stored; retry with the same id"}, f.ID, f.Channel)
+		return
+	}
+	if res.Duplicate {
+		s.hub.Stats.Duplicates.Add(1)
+	} else {
+		s.hub.Stats.MessagesIn.Add(1)
+	}
+	s.send(protocol.AppendAck(nil, f.ID, f.Channel, res.Seq, res.Time))
+}
+
+func (s *Session) currentIdentity() *herald.Identity {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.identity
+}
+
+func (s *Session) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// send queues one frame and flushes.
+func (s *Session) send(json []byte) {
+	s.mu.Lock()
+	s.queueJSON(json)
+	s.flushLocked()
+	s.mu.Unlock()
+}
+
+func (s *Session) sendError(e *protocol.Error, ref, channel string) {
+	s.mu.Lock()
+	s.queueError(e, ref, channel)
+	s.flushLocked()
+	s.mu.Unlock()
+}
+
+// queueError queues an error frame; s.mu must be held.
+func (s *Session) queueError(e *protocol.Error, ref, channel string) {
+	s.hub.Stats.Errors.Add(1)
+	s.queueJSON(protocol.AppendError(nil, e, ref, channel))
+}
+
+// queueJSON queues a frame for this session only; s.mu must be held.
+func (s *Session) queueJSON(json []byte) {
+	if !s.closed {
+		s.out = append(s.out, &Frame{JSON: json})
+	}
+}
+
+// queue queues a frame and reports whether the queue was empty before, so
+// the caller knows to flush; s.mu must be held.
+func (s *Session) queue(f *Frame) bool {
+	if s.closed {
+		return false
+	}
+	s.out = append(s.out, f)
+	return len(s.out) == 1
+}
+
+func (s *Session) flush() {
+	s.mu.Lock()
+	s.flushLocked()
+	s.mu.Unlock()
+}
+
+// flushLocked writes everything queued in one Conn.Write; s.mu must be
+// held.
+func (s *Session) flushLocked() {
+	if s.closed || len(s.out) == 0 {
+		return
+	}
+	frames := s.out
+	pending, err := s.conn.Write(frames)
+	st := &s.hub.Stats
+	var bytes, msgs uint64
+	for i, f := range frames {
+		bytes += uint64(len(f.JSON))
+		if f.seq != 0 {
+			msgs++
+		}
+		frames[i] = nil
+	}
+	st.FramesOut.Add(uint64(len(frames)))
+	st.BytesOut.Add(bytes)
+	st.Delivered.Add(msgs)
+	if cap(frames) <= 16 {
+		s.out = frames[:0]
+	} else {
+		s.out = nil
+	}
+	switch {
+	case err != nil:
+		s.abortLocked()
+	case pending > s.hub.cfg.MaxQueueBytes:
+		s.hub.Stats.SlowConsumers.Add(1)
+		s.closeLocked(protocol.CloseSlowConsumer, protocol.CloseCodes[protocol.CloseSlowConsumer])
+	}
+}
+
+func (s *Session) close(code int, reason string) {
+	s.mu.Lock()
+	s.closeLocked(code, reason)
+	s.mu.Unlock()
+}
+
+// closeLocked stops all queueing and asks the transport to close; the
+// transport's Closed call does the cleanup. s.mu must be held.
+func (s *Session) closeLocked(code int, reason string) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.out = nil
+	s.conn.Close(code, reason)
+}
+
+func (s *Session) abort() {
+	s.mu.Lock()
+	s.abortLocked()
+	s.mu.Unlock()
+}
+
+func (s *Session) abortLocked() {
+	s.closed = true
+	s.out = nil
+	s.conn.Abort()
+}
+
+func asProtocolError(err error) *protocol.Error {
+	var perr *protocol.Error
+	if errors.As(err, &perr) {
+		return perr
+	}
+	return &protocol.Error{Code: protocol.CodeInternal, Message: "internal error"}
+}

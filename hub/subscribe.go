@@ -1,0 +1,314 @@
+package hub
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/protocol"
+)
+
+// maxRecoveryBuffer bounds the live frames a recovering subscription
+// keeps. Past it they are dropped and read from history instead, which
+// holds every one of them.
+const maxRecoveryBuffer = 4096
+
+// historyTimeout bounds one history read.
+const historyTimeout = 10 * time.Second
+
+// subscription is one session's subscription to one channel.
+type subscription struct {
+	sess    *Session
+	channel string
+
+	// The fields below are guarded by sess.mu.
+
+	// last is the seq of the last message frame queued for the client.
+	last uint64
+	// recovering is set while history is being replayed (after a
+	// subscribe, or to fill a gap); live frames go to buffer meanwhile.
+	recovering bool
+	buffer     []*Frame
+	// overflow records that buffered frames were dropped since the last
+	// history read.
+	overflow bool
+	// gen changes when the subscription is replaced or removed, which
+	// tells a running recovery to stop.
+	gen uint64
+}
+
+// subscribeReply is what the first history read of a subscribe answers.
+type subscribeReply struct {
+	id      string
+	lastSeq *uint64
+}
+
+// deliver queues live frames, in seq order, and reports whether the
+// session needs a flush. It is called by the fan-out with the channel's
+// read lock held.
+func (sub *subscription) deliver(frames []*Frame) bool {
+	s := sub.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.subs[sub.channel] != sub {
+		return false
+	}
+	queued := false
+	for _, f := range frames {
+		if sub.recovering {
+			if f.seq > sub.last && !sub.overflow {
+				if len(sub.buffer) >= maxRecoveryBuffer {
+					sub.buffer, sub.overflow = nil, true
+				} else {
+					sub.buffer = append(sub.buffer, f)
+				}
+			}
+			continue
+		}
+		switch {
+		case f.seq <= sub.last:
+			// Already sent: a duplicate at the replay seam.
+		case f.seq == sub.last+1:
+			sub.last = f.seq
+			s.queue(f)
+			queued = true
+		default:
+			// A gap: the broker skipped ahead. Fill it from history.
+			sub.recovering = true
+			sub.buffer = append(sub.buffer[:0], f)
+			go s.recover(sub, sub.gen, nil)
+		}
+	}
+	return queued
+}
+
+func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
+	if !protocol.MatchAny(id.Channels, f.Channel) {
+		s.sendError(&protocol.Error{Code: protocol.CodeForbidden, Message: "the token does not grant this channel"}, f.ID, f.Channel)
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	sub := s.subs[f.Channel]
+	isNew := sub == nil
+	if isNew {
+		if s.subs == nil {
+			s.subs = make(map[string]*subscription, 1)
+		}
+		sub = &subscription{sess: s, channel: f.Channel}
+		s.subs[f.Channel] = sub
+	}
+	sub.gen++
+	gen := sub.gen
+	sub.recovering, sub.buffer, sub.overflow = true, nil, false
+	sub.last = 0
+	if f.LastSeq != nil {
+		sub.last = *f.LastSeq
+		s.hub.Stats.Resumes.Add(1)
+	}
+	s.mu.Unlock()
+
+	if isNew {
+		ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
+		err := s.hub.join(ctx, sub)
+		cancel()
+		if err != nil {
+			s.hub.log.Error("broker subscribe failed", "channel", f.Channel, "err", err)
+			s.mu.Lock()
+			if s.subs[f.Channel] == sub {
+				delete(s.subs, f.Channel)
+			}
+			s.queueError(&protocol.Error{Code: protocol.CodeInternal, Message: "subscribe failed; retry"}, f.ID, f.Channel)
+			s.flushLocked()
+			s.mu.Unlock()
+			return
+		}
+		// The session may have ended while joining, after its cleanup
+		// looked for subscriptions to remove.
+		s.mu.Lock()
+		ended := s.ended
+		s.mu.Unlock()
+		if ended {
+			s.hub.leave(sub)
+			return
+		}
+	}
+	s.recover(sub, gen, &subscribeReply{id: f.ID, lastSeq: f.LastSeq})
+}
+
+func (s *Session) unsubscribe(f *protocol.Frame) {
+	s.mu.Lock()
+	sub := s.subs[f.Channel]
+	if sub == nil {
+		s.queueError(&protocol.Error{Code: protocol.CodeNotFound, Message: "not subscribed to this channel"}, f.ID, f.Channel)
+		s.flushLocked()
+		s.mu.Unlock()
+		return
+	}
+	delete(s.subs, f.Channel)
+	sub.gen++
+	s.queueJSON(protocol.AppendUnsubscribed(nil, f.ID, f.Channel))
+	s.flushLocked()
+	s.mu.Unlock()
+	s.hub.leave(sub)
+}
+
+// stale reports whether a recovery of generation gen should stop; s.mu
+// must be held.
+func (s *Session) stale(sub *subscription, gen uint64) bool {
+	return s.closed || s.subs[sub.channel] != sub || sub.gen != gen
+}
+
+// recover replays history into a recovering subscription until it has
+// caught up with the live frames buffered meanwhile. With reply set it
+// answers a subscribe first (subscribed, or snapshot_required then
+// subscribed); without, it fills a gap.
+func (s *Session) recover(sub *subscription, gen uint64, reply *subscribeReply) {
+	h := s.hub
+	idle := 0
+	for {
+		s.mu.Lock()
+		if s.stale(sub, gen) {
+			s.mu.Unlock()
+			return
+		}
+		sub.overflow = false
+		after := sub.last
+		s.mu.Unlock()
+
+		limit := h.cfg.ReplayPage
+		if reply != nil && reply.lastSeq == nil {
+			limit = 0 // from now on: the position is all we need
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
+		hist, err := h.broker.History(ctx, sub.channel, herald.HistoryRequest{After: after, Limit: limit})
+		cancel()
+		if err != nil {
+			h.log.Error("history read failed", "channel", sub.channel, "err", err)
+			s.recoveryFailed(sub, gen, reply)
+			return
+		}
+
+		s.mu.Lock()
+		if s.stale(sub, gen) {
+			s.mu.Unlock()
+			return
+		}
+		progressed := false
+		if reply != nil {
+			s.answerSubscribe(sub, reply, hist)
+			reply = nil
+		} else if hist.Head > sub.last && hist.Oldest > sub.last+1 {
+			// Retention dropped what the client still needed while it
+			// was being replayed.
+			h.Stats.SnapshotRequired.Add(1)
+			s.queueJSON(protocol.AppendSnapshotRequired(nil, "", sub.channel, hist.Head, hist.Oldest))
+			sub.last = hist.Head
+			progressed = true
+		}
+		for _, p := range hist.Publications {
+			if p.Seq == sub.last+1 {
+				s.queue(encodePublication(sub.channel, p))
+				sub.last = p.Seq
+				h.Stats.Replayed.Add(1)
+				progressed = true
+			}
+		}
+		i := 0
+		for i < len(sub.buffer) && sub.buffer[i].seq <= sub.last+1 {
+			if f := sub.buffer[i]; f.seq == sub.last+1 {
+				s.queue(f)
+				sub.last = f.seq
+				progressed = true
+			}
+			i++
+		}
+		sub.buffer = sub.buffer[i:]
+		done := !sub.overflow && len(sub.buffer) == 0 && sub.last >= hist.Head
+		if done {
+			sub.recovering, sub.buffer = false, nil
+		}
+		s.flushLocked()
+		s.mu.Unlock()
+		if done {
+			return
+		}
+		if progressed {
+			idle = 0
+		} else if idle++; idle > 50 {
+			h.log.Error("recovery made no progress", "channel", sub.channel, "last", after, "head", hist.Head)
+			s.recoveryFailed(sub, gen, nil)
+			return
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !s.waitDrained() {
+			s.mu.Lock()
+			if !s.stale(sub, gen) {
+				h.Stats.SlowConsumers.Add(1)
+				s.closeLocked(protocol.CloseSlowConsumer, protocol.CloseCodes[protocol.CloseSlowConsumer])
+			}
+			s.mu.Unlock()
+			return
+		}
+	}
+}
+
+// answerSubscribe queues the reply to a subscribe from the first history
+// read; s.mu must be held.
+func (s *Session) answerSubscribe(sub *subscription, reply *subscribeReply, hist herald.History) {
+	switch {
+	case reply.lastSeq == nil:
+		sub.last = hist.Head
+		s.queueJSON(protocol.AppendSubscribed(nil, reply.id, sub.channel, hist.Head, false))
+	case *reply.lastSeq > hist.Head || (*reply.lastSeq < hist.Head && *reply.lastSeq+1 < hist.Oldest):
+		// The client missed messages that are gone, or is ahead of this
+		// log altogether: it must reload its state.
+		s.hub.Stats.SnapshotRequired.Add(1)
+		sub.last = hist.Head
+		s.queueJSON(protocol.AppendSnapshotRequired(nil, reply.id, sub.channel, hist.Head, hist.Oldest))
+		s.queueJSON(protocol.AppendSubscribed(nil, reply.id, sub.channel, hist.Head, false))
+	default:
+		s.queueJSON(protocol.AppendSubscribed(nil, reply.id, sub.channel, hist.Head, true))
+	}
+}
+
+// recoveryFailed ends a subscription whose history could not be read:
+// a subscribe gets an error and no subscription; a gap fill closes the
+// connection so that the client reconnects and recovers.
+func (s *Session) recoveryFailed(sub *subscription, gen uint64, reply *subscribeReply) {
+	s.mu.Lock()
+	if s.stale(sub, gen) {
+		s.mu.Unlock()
+		return
+	}
+	if reply == nil {
+		s.closeLocked(protocol.CloseInternal, protocol.CloseCodes[protocol.CloseInternal])
+		s.mu.Unlock()
+		return
+	}
+	delete(s.subs, sub.channel)
+	sub.gen++
+	s.queueError(&protocol.Error{Code: protocol.CodeInternal, Message: "history unavailable; retry the subscribe"}, reply.id, sub.channel)
+	s.flushLocked()
+	s.mu.Unlock()
+	s.hub.leave(sub)
+}
+
+// waitDrained waits until the client has taken most of what was queued,
+// so that a replay never queues more than MaxQueueBytes. It reports false
+// if the client took nothing for ReplayStall.
+func (s *Session) waitDrained() bool {
+	limit := s.hub.cfg.MaxQueueBytes / 2
+	deadline := time.Now().Add(s.hub.cfg.ReplayStall)
+	for s.conn.Pending() > limit {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}

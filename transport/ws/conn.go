@@ -1,0 +1,153 @@
+package ws
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/nbhttp/websocket"
+
+	"github.com/heraldrt/herald/hub"
+)
+
+const opPong = 0xA
+
+// conn is one WebSocket connection: the hub.Conn of its session.
+type conn struct {
+	srv  *Server
+	ws   *websocket.Conn
+	nb   *nbio.Conn
+	sess *hub.Session
+	// ready is set once sess is; handlers that race the open wait for it.
+	ready atomic.Bool
+
+	// handed counts bytes given to nbio, written the bytes the socket
+	// took; the difference is what the client has not taken yet.
+	handed  atomic.Int64
+	written atomic.Int64
+
+	// closing is set once a close frame was sent or received.
+	closing atomic.Bool
+	timerMu sync.Mutex
+	timer   *time.Timer
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// Write implements hub.Conn: one socket write for all the frames.
+func (c *conn) Write(frames []*hub.Frame) (int, error) {
+	if len(frames) == 1 {
+		return c.writeRaw(frames[0].Wire(hub.WireWebSocket, textFrame))
+	}
+	bp := bufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, f := range frames {
+		buf = appendFrame(buf, opText, f.JSON)
+	}
+	n, err := c.writeRaw(buf)
+	if cap(buf) <= 64<<10 {
+		*bp = buf[:0]
+		bufPool.Put(bp)
+	}
+	return n, err
+}
+
+// writeRaw writes bytes that are already WebSocket frames. nbio copies
+// what the socket does not take at once, so b may be reused afterwards.
+func (c *conn) writeRaw(b []byte) (int, error) {
+	c.handed.Add(int64(len(b)))
+	_, err := c.nb.Write(b)
+	return c.Pending(), err
+}
+
+// Pending implements hub.Conn.
+func (c *conn) Pending() int {
+	if p := c.handed.Load() - c.written.Load(); p > 0 {
+		return int(p)
+	}
+	return 0
+}
+
+// Ping implements hub.Conn.
+func (c *conn) Ping() error {
+	_, err := c.writeRaw(pingFrame)
+	return err
+}
+
+// Close implements hub.Conn: the close frame follows what is queued, and
+// the connection is cut when the client answers it or after the grace.
+func (c *conn) Close(code int, reason string) {
+	if c.closing.Swap(true) {
+		return
+	}
+	_, _ = c.writeRaw(closeFrame(code, reason))
+	c.timerMu.Lock()
+	c.timer = time.AfterFunc(c.srv.cfg.CloseGrace, c.Abort)
+	c.timerMu.Unlock()
+}
+
+// Abort implements hub.Conn.
+func (c *conn) Abort() {
+	c.closing.Store(true)
+	_ = c.nb.Close()
+}
+
+// closeReceived handles the client's close frame: answer it if the client
+// started the close handshake, then cut the connection.
+func (c *conn) closeReceived(code int) {
+	if !c.closing.Swap(true) {
+		if code == 1005 { // no status code was sent
+			_, _ = c.writeRaw(appendFrame(nil, opClose, nil))
+		} else {
+			_, _ = c.writeRaw(closeFrame(code, ""))
+		}
+	}
+	_ = c.nb.Close()
+}
+
+// ended runs when nbio reports the connection closed.
+func (c *conn) ended() {
+	c.timerMu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.timerMu.Unlock()
+	if c.ready.Load() {
+		c.sess.Closed()
+	}
+}
+
+// connOf returns the conn of a websocket connection, or nil before it is
+// set up.
+func connOf(c *websocket.Conn) *conn {
+	cc, _ := c.Session().(*conn)
+	if cc == nil || !cc.ready.Load() {
+		return nil
+	}
+	return cc
+}
+
+// waitConn is connOf for handlers: a client may send its first frame the
+// moment it reads the upgrade response, a hair before OnOpen has set the
+// session up on the upgrading goroutine. Wait for that briefly.
+func waitConn(c *websocket.Conn) *conn {
+	for i := 0; i < 1000; i++ {
+		if cc := connOf(c); cc != nil {
+			return cc
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+func connOfNB(c *nbio.Conn) *conn {
+	wsc, ok := c.Session().(*websocket.Conn)
+	if !ok {
+		return nil
+	}
+	cc, _ := wsc.Session().(*conn)
+	return cc
+}
+
+var _ hub.Conn = (*conn)(nil)

@@ -1,0 +1,185 @@
+package ws
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/logging"
+	"github.com/lesismal/nbio/nbhttp"
+	"github.com/lesismal/nbio/nbhttp/websocket"
+
+	"github.com/heraldrt/herald/hub"
+)
+
+// Config configures the transport. The zero value of each field is its
+// documented default.
+type Config struct {
+	// MaxFrameSize is the largest frame a client may send, in bytes; a
+	// larger one closes the connection with 1009. Zero means 64 KiB.
+	MaxFrameSize int
+	// CloseGrace is how long a close may take to reach the client before
+	// the connection is cut. Zero means 5s.
+	CloseGrace time.Duration
+	// CheckOrigin decides whether to accept an upgrade from the request's
+	// Origin. Nil accepts every origin.
+	CheckOrigin func(*http.Request) bool
+	// Pollers is the number of event-loop goroutines. Zero means one per
+	// CPU.
+	Pollers int
+	// Logger receives the transport's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is an http.Handler that upgrades requests to WebSocket sessions
+// of a hub.
+type Server struct {
+	hub    *hub.Hub
+	cfg    Config
+	log    *slog.Logger
+	engine *nbhttp.Engine
+	up     *websocket.Upgrader
+
+	stopOnce sync.Once
+}
+
+// New starts the transport's event loop.
+func New(h *hub.Hub, cfg Config) (*Server, error) {
+	if cfg.MaxFrameSize <= 0 {
+		cfg.MaxFrameSize = 64 << 10
+	}
+	if cfg.CloseGrace <= 0 {
+		cfg.CloseGrace = 5 * time.Second
+	}
+	if cfg.CheckOrigin == nil {
+		cfg.CheckOrigin = func(*http.Request) bool { return true }
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	logging.SetLogger(nbioLogger{cfg.Logger})
+	engine := nbhttp.NewEngine(nbhttp.Config{
+		Name:                    "herald-ws",
+		NPoller:                 cfg.Pollers,
+		ReleaseWebsocketPayload: true,
+		// Server frames are written whole by this package; nbio only
+		// frames its own control replies.
+		MaxWebsocketFramePayloadSize: cfg.MaxFrameSize,
+		MessageHandlerPoolSize:       runtime.NumCPU() * 256,
+	})
+	engine.OnWrittenSize(func(c *nbio.Conn, _ []byte, n int) {
+		if cc := connOfNB(c); cc != nil {
+			cc.written.Add(int64(n))
+		}
+	})
+	if err := engine.Start(); err != nil {
+		return nil, fmt.Errorf("ws: start event loop: %w", err)
+	}
+	s := &Server{hub: h, cfg: cfg, log: cfg.Logger, engine: engine}
+	s.up = s.newUpgrader()
+	return s, nil
+}
+
+func (s *Server) newUpgrader() *websocket.Upgrader {
+	up := websocket.NewUpgrader()
+	up.Engine = s.engine
+	up.BlockingModTrasferConnToPoller = true
+	up.KeepaliveTime = 0 // the hub's sweeper does heartbeats
+	up.MessageLengthLimit = s.cfg.MaxFrameSize
+	up.CheckOrigin = s.cfg.CheckOrigin
+	up.HandshakeTimeout = 10 * time.Second
+	up.OnOpen(s.open)
+	up.OnMessage(func(c *websocket.Conn, mt websocket.MessageType, data []byte) {
+		cc := waitConn(c)
+		if cc == nil {
+			return
+		}
+		if mt == websocket.TextMessage {
+			cc.sess.HandleMessage(data)
+		} else {
+			cc.sess.HandleBinary()
+		}
+	})
+	up.SetPingHandler(func(c *websocket.Conn, data string) {
+		if cc := waitConn(c); cc != nil {
+			cc.sess.Touch()
+			cc.writeRaw(appendFrame(nil, opPong, []byte(data)))
+		}
+	})
+	up.SetPongHandler(func(c *websocket.Conn, _ string) {
+		if cc := waitConn(c); cc != nil {
+			cc.sess.Touch()
+		}
+	})
+	up.SetCloseHandler(func(c *websocket.Conn, code int, _ string) {
+		cc := waitConn(c)
+		if cc == nil {
+			_ = c.Close()
+			return
+		}
+		cc.closeReceived(code)
+	})
+	up.OnClose(func(c *websocket.Conn, _ error) {
+		if cc := connOf(c); cc != nil {
+			cc.ended()
+		}
+	})
+	return up
+}
+
+// ServeHTTP upgrades the request. While the hub drains it answers 503 so
+// that load balancers send the client elsewhere.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.hub.Accepting() {
+		http.Error(w, "draining: reconnect to another node", http.StatusServiceUnavailable)
+		return
+	}
+	// Upgrade answers failed handshakes with an HTTP error itself.
+	if _, err := s.up.Upgrade(w, r, nil); err != nil {
+		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+	}
+}
+
+func (s *Server) open(c *websocket.Conn) {
+	nb, ok := c.Conn.(*nbio.Conn)
+	if !ok {
+		s.log.Error("websocket connection not on the event loop", "type", fmt.Sprintf("%T", c.Conn))
+		_ = c.Close()
+		return
+	}
+	cc := &conn{srv: s, ws: c, nb: nb}
+	c.SetSession(cc)
+	cc.sess = s.hub.NewSession(cc)
+	cc.ready.Store(true)
+}
+
+// Close stops the event loop, cutting any connection still open. Drain
+// the hub first.
+func (s *Server) Close(ctx context.Context) error {
+	var err error
+	s.stopOnce.Do(func() { err = s.engine.Shutdown(ctx) })
+	return err
+}
+
+type nbioLogger struct{ log *slog.Logger }
+
+func (l nbioLogger) SetLevel(int) {}
+func (l nbioLogger) Debug(format string, v ...any) {
+	l.log.Debug("nbio: " + fmt.Sprintf(format, v...))
+}
+func (l nbioLogger) Info(format string, v ...any) {
+	l.log.Debug("nbio: " + fmt.Sprintf(format, v...))
+}
+func (l nbioLogger) Warn(format string, v ...any) {
+	l.log.Warn("nbio: " + fmt.Sprintf(format, v...))
+}
+func (l nbioLogger) Error(format string, v ...any) {
+	l.log.Error("nbio: " + fmt.Sprintf(format, v...))
+}
+
+var _ http.Handler = (*Server)(nil)
