@@ -76,13 +76,19 @@ func TestAuthenticate(t *testing.T) {
 			herald.Identity{UserID: "alice", Channels: []string{"chat.>", "user.alice"}, ExpiresAt: time.Unix(now.Add(time.Hour).Unix(), 0)}, nil},
 		{"no channels claim", Config{}, func(t *testing.T) string { return sign(t, jwa.HS256(), secret, with("channels", nil)) },
 			herald.Identity{UserID: "alice", ExpiresAt: time.Unix(now.Add(time.Hour).Unix(), 0)}, nil},
-		{"expired", Config{}, func(t *testing.T) string { return sign(t, jwa.HS256(), secret, with("exp", now.Add(-time.Second).Unix())) }, herald.Identity{}, ErrExpired},
-		{"expired within leeway", Config{Leeway: time.Minute}, func(t *testing.T) string { return sign(t, jwa.HS256(), secret, with("exp", now.Add(-time.Second).Unix())) },
+		{"expired", Config{}, func(t *testing.T) string {
+			return sign(t, jwa.HS256(), secret, with("exp", now.Add(-time.Second).Unix()))
+		}, herald.Identity{}, ErrExpired},
+		{"expired within leeway", Config{Leeway: time.Minute}, func(t *testing.T) string {
+			return sign(t, jwa.HS256(), secret, with("exp", now.Add(-time.Second).Unix()))
+		},
 			herald.Identity{UserID: "alice", Channels: []string{"chat.>", "user.alice"}, ExpiresAt: time.Unix(now.Add(-time.Second).Unix(), 0)}, nil},
 		{"not yet valid", Config{}, func(t *testing.T) string { return sign(t, jwa.HS256(), secret, with("nbf", now.Add(time.Hour).Unix())) }, herald.Identity{}, ErrInvalidToken},
 		{"no exp", Config{}, func(t *testing.T) string { return sign(t, jwa.HS256(), secret, with("exp", nil)) }, herald.Identity{}, ErrInvalidToken},
 		{"no sub", Config{}, func(t *testing.T) string { return sign(t, jwa.HS256(), secret, with("sub", nil)) }, herald.Identity{}, ErrInvalidToken},
-		{"bad signature", Config{}, func(t *testing.T) string { return sign(t, jwa.HS256(), []byte("another secret of enough length!"), good) }, herald.Identity{}, ErrInvalidToken},
+		{"bad signature", Config{}, func(t *testing.T) string {
+			return sign(t, jwa.HS256(), []byte("another secret of enough length!"), good)
+		}, herald.Identity{}, ErrInvalidToken},
 		{"alg none", Config{}, func(t *testing.T) string { return unsigned(t, good) }, herald.Identity{}, ErrInvalidToken},
 		{"other HMAC algorithm", Config{}, func(t *testing.T) string { return sign(t, jwa.HS512(), secret, good) }, herald.Identity{}, ErrInvalidToken},
 		{"garbage", Config{}, func(*testing.T) string { return "not.a.token" }, herald.Identity{}, ErrInvalidToken},
