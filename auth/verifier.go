@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -111,6 +112,13 @@ func channelsOf(tok jwt.Token) ([]string, error) {
 	}
 	var raw any
 	if err := tok.Get(ChannelsClaim, &raw); err != nil {
+		// jwx refuses to hand out a JSON null; treat it as no channels.
+		var claims struct {
+			Channels json.RawMessage `json:"channels"`
+		}
+		if b, merr := json.Marshal(tok); merr == nil && json.Unmarshal(b, &claims) == nil && string(claims.Channels) == "null" {
+			return nil, nil
+		}
 		return nil, fmt.Errorf("%w: channels claim: %v", ErrInvalidToken, err)
 	}
 	list, ok := raw.([]any)
@@ -134,6 +142,9 @@ func Mint(secret []byte, sub string, channels []string, ttl time.Duration, now t
 		if !protocol.ValidPattern(c) {
 			return "", fmt.Errorf("auth: invalid channel pattern %q", c)
 		}
+	}
+	if channels == nil {
+		channels = []string{}
 	}
 	tok, err := jwt.NewBuilder().
 		Subject(sub).

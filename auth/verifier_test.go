@@ -146,3 +146,12 @@ func TestMintRoundTrip(t *testing.T) {
 		t.Fatal("Mint accepted an invalid pattern")
 	}
 }
+
+func TestNullChannelsClaim(t *testing.T) {
+	v, _ := NewVerifier(Config{Secret: secret, Clock: fixedClock{now}})
+	tok := sign(t, jwa.HS256(), secret, map[string]any{"sub": "a", "exp": now.Add(time.Hour).Unix(), "channels": nil})
+	id, err := v.Authenticate(context.Background(), tok)
+	if err != nil || len(id.Channels) != 0 {
+		t.Fatalf("channels: null gives %+v, %v; want no channels", id, err)
+	}
+}

@@ -107,7 +107,14 @@ func (s *Session) Closed() {
 
 func (s *Session) handle(f *protocol.Frame) {
 	if perr := f.ValidateClient(); perr != nil {
-		s.sendError(perr, f.ID, f.Channel)
+		ref, channel := f.ID, f.Channel
+		if !protocol.ValidID(ref) {
+			ref = "" // never echo what the client should not have sent
+		}
+		if !protocol.ValidChannel(channel) {
+			channel = ""
+		}
+		s.sendError(perr, ref, channel)
 		return
 	}
 	switch f.Type {

@@ -180,6 +180,11 @@ func validateChannel(ch string) *Error {
 	return nil
 }
 
+// ValidID reports whether id is a valid frame id: at most MaxIDLen bytes
+// of printable ASCII without quotes or backslashes. Replies echo only valid
+// ids.
+func ValidID(id string) bool { return len(id) <= MaxIDLen && validToken(id) }
+
 // validToken reports whether s is printable ASCII without quotes or
 // backslashes, so that it needs no escaping in JSON.
 func validToken(s string) bool {

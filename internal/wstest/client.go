@@ -149,3 +149,25 @@ func CloseCode(err error) int {
 	}
 	return -1
 }
+
+// SendBinary writes b as one binary frame.
+func (c *Client) SendBinary(b []byte) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	if err := c.Conn.Write(ctx, websocket.MessageBinary, b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// SendRawErr writes b as one text frame and returns the error instead of
+// failing, for tests that expect the server to have gone.
+func (c *Client) SendRawErr(b []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	return c.Conn.Write(ctx, websocket.MessageText, b)
+}
+
+// Drop cuts the connection without a close handshake, like a phone that
+// loses its network.
+func (c *Client) Drop() { _ = c.Conn.CloseNow() }
