@@ -23,7 +23,23 @@ type cli struct {
 
 func main() {
 	var c cli
-	ctx := kong.Parse(&c,
+	parser, err := newParser(&c)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "herald:", err)
+		os.Exit(2)
+	}
+	ctx, err := parser.Parse(os.Args[1:])
+	parser.FatalIfErrorf(err)
+	if err := ctx.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "herald:", err)
+		os.Exit(1)
+	}
+}
+
+// newParser builds the command line parser; tests use it to check flags,
+// environment and config file precedence.
+func newParser(c *cli, opts ...kong.Option) (*kong.Kong, error) {
+	return kong.New(c, append([]kong.Option{
 		kong.Name("herald"),
 		kong.Description("Herald: real-time messaging that never loses or duplicates a message."),
 		kong.UsageOnError(),
@@ -31,9 +47,5 @@ func main() {
 		kong.Configuration(yamlConfig),
 		kong.Vars{"version": version},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-	)
-	if err := ctx.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "herald:", err)
-		os.Exit(1)
-	}
+	}, opts...)...)
 }
