@@ -142,3 +142,26 @@ type Authenticator interface {
 	// with the token, never a key). It may be called concurrently.
 	Authenticate(ctx context.Context, token string) (Identity, error)
 }
+
+// BatchPublisher is a Broker that can take several publishes at once. The
+// publishes are stored in the order given (for each channel, in that
+// order relative to each other), so a client's pipelined publishes keep
+// their order while sharing one commit. The hub uses it when a client
+// sends a batch frame of publishes.
+type BatchPublisher interface {
+	// PublishBatch publishes each request as Publish would and returns one
+	// response per request, in order. It may be called concurrently.
+	PublishBatch(ctx context.Context, reqs []PublishRequest) []PublishResponse
+}
+
+// PublishRequest is one publish of a batch.
+type PublishRequest struct {
+	Channel     string
+	Publication *Publication
+}
+
+// PublishResponse answers one PublishRequest.
+type PublishResponse struct {
+	PublishResult
+	Err error
+}

@@ -68,12 +68,30 @@ func (s *Session) HandleMessage(data []byte) {
 		s.sendError(asProtocolError(err), "", "")
 		return
 	}
-	for i := range frames {
+	batcher, _ := s.hub.broker.(herald.BatchPublisher)
+	for i := 0; i < len(frames); {
 		if s.isClosed() {
 			return
 		}
+		// A run of publishes in one batch frame goes to the broker in
+		// one call, so it shares a commit and keeps its order.
+		if j := publishRun(frames, i); batcher != nil && j-i > 1 {
+			s.publishBatch(batcher, frames[i:j])
+			i = j
+			continue
+		}
 		s.handle(&frames[i])
+		i++
 	}
+}
+
+// publishRun returns the end of the run of publish frames starting at i.
+func publishRun(frames []protocol.Frame, i int) int {
+	j := i
+	for j < len(frames) && frames[j].Type == protocol.TypePublish {
+		j++
+	}
+	return j
 }
 
 // HandleBinary answers a binary frame, which the protocol does not use.
@@ -107,14 +125,10 @@ func (s *Session) Closed() {
 
 func (s *Session) handle(f *protocol.Frame) {
 	if perr := f.ValidateClient(); perr != nil {
-		ref, channel := f.ID, f.Channel
-		if !protocol.ValidID(ref) {
-			ref = "" // never echo what the client should not have sent
-		}
-		if !protocol.ValidChannel(channel) {
-			channel = ""
-		}
-		s.sendError(perr, ref, channel)
+		s.mu.Lock()
+		s.queueRefusal(perr, f)
+		s.flushLocked()
+		s.mu.Unlock()
 		return
 	}
 	switch f.Type {
@@ -201,6 +215,60 @@ func (s *Session) publish(id *herald.Identity, f *protocol.Frame) {
 	s.send(protocol.AppendAck(nil, f.ID, f.Channel, res.Seq, res.Time))
 }
 
+// publishBatch publishes a run of publish frames with one broker call and
+// answers each in order: an error for the ones refused before the broker,
+// an ack or an error for the others.
+func (s *Session) publishBatch(batcher herald.BatchPublisher, frames []protocol.Frame) {
+	id := s.currentIdentity()
+	refused := make([]*protocol.Error, len(frames))
+	var reqs []herald.PublishRequest
+	for i := range frames {
+		f := &frames[i]
+		switch perr := f.ValidateClient(); {
+		case perr != nil:
+			refused[i] = perr
+		case id == nil:
+			refused[i] = &protocol.Error{Code: protocol.CodeUnauthorized, Message: "authenticate first: send an auth frame"}
+		case !protocol.MatchAny(id.Channels, f.Channel):
+			refused[i] = &protocol.Error{Code: protocol.CodeForbidden, Message: "the token does not grant publishing to this channel"}
+		default:
+			reqs = append(reqs, herald.PublishRequest{Channel: f.Channel, Publication: &herald.Publication{
+				ID: f.ID, Event: f.Event, Payload: f.Payload, From: id.UserID,
+			}})
+		}
+	}
+	var resps []herald.PublishResponse
+	if len(reqs) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+		resps = batcher.PublishBatch(ctx, reqs)
+		cancel()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := 0
+	for i := range frames {
+		f := &frames[i]
+		if perr := refused[i]; perr != nil {
+			s.queueRefusal(perr, f)
+			continue
+		}
+		r := resps[next]
+		next++
+		if r.Err != nil {
+			s.hub.log.Error("publish failed", "channel", f.Channel, "err", r.Err)
+			s.queueError(&protocol.Error{Code: protocol.CodeInternal, Message: "the publish was not stored; retry with the same id"}, f.ID, f.Channel)
+			continue
+		}
+		if r.Duplicate {
+			s.hub.Stats.Duplicates.Add(1)
+		} else {
+			s.hub.Stats.MessagesIn.Add(1)
+		}
+		s.queueJSON(protocol.AppendAck(nil, f.ID, f.Channel, r.Seq, r.Time))
+	}
+	s.flushLocked()
+}
+
 func (s *Session) currentIdentity() *herald.Identity {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -232,6 +300,20 @@ func (s *Session) sendError(e *protocol.Error, ref, channel string) {
 func (s *Session) queueError(e *protocol.Error, ref, channel string) {
 	s.hub.Stats.Errors.Add(1)
 	s.queueJSON(protocol.AppendError(nil, e, ref, channel))
+}
+
+// queueRefusal queues the error answering frame f, echoing its id and
+// channel only when they are valid: never echo what the client should
+// not have sent. s.mu must be held.
+func (s *Session) queueRefusal(perr *protocol.Error, f *protocol.Frame) {
+	ref, channel := f.ID, f.Channel
+	if !protocol.ValidID(ref) {
+		ref = ""
+	}
+	if !protocol.ValidChannel(channel) {
+		channel = ""
+	}
+	s.queueError(perr, ref, channel)
 }
 
 // queueJSON queues a frame for this session only; s.mu must be held.

@@ -61,6 +61,7 @@ func Run(t *testing.T, h Harness) {
 		{"ReplaySeam", testReplaySeam},
 		{"RetentionByCount", testRetentionCount},
 		{"RetentionByAge", testRetentionAge},
+		{"BatchKeepsOrder", testBatch},
 		{"SurvivesRestart", testRestart},
 		{"ClosedBrokerRefuses", testClosed},
 	}
@@ -522,5 +523,48 @@ func testClosed(t *testing.T, h Harness) {
 	}
 	if _, err := b.History(context.Background(), "conf.closed", herald.HistoryRequest{Limit: 1}); !errors.Is(err, herald.ErrClosed) {
 		t.Fatalf("History after Close: %v, want ErrClosed", err)
+	}
+}
+
+func testBatch(t *testing.T, h Harness) {
+	b, _ := newBroker(t, h, Options{})
+	bp, ok := b.(herald.BatchPublisher)
+	if !ok {
+		t.Skip("the broker has no batch publish")
+	}
+	var reqs []herald.PublishRequest
+	for i := range 100 {
+		ch := "conf.batch.a"
+		if i%3 == 0 {
+			ch = "conf.batch.b"
+		}
+		reqs = append(reqs, herald.PublishRequest{Channel: ch, Publication: &herald.Publication{ID: fmt.Sprint(i), Payload: []byte("1")}})
+	}
+	// A retry inside the batch is a duplicate of the earlier one.
+	reqs = append(reqs, herald.PublishRequest{Channel: "conf.batch.a", Publication: &herald.Publication{ID: "1", Payload: []byte("1")}})
+	resps := bp.PublishBatch(context.Background(), reqs)
+	if len(resps) != len(reqs) {
+		t.Fatalf("%d responses to %d requests", len(resps), len(reqs))
+	}
+	next := map[string]uint64{}
+	for i, r := range resps[:100] {
+		if r.Err != nil {
+			t.Fatalf("request %d: %v", i, r.Err)
+		}
+		ch := reqs[i].Channel
+		next[ch]++
+		if r.Seq != next[ch] || r.Duplicate {
+			t.Fatalf("request %d on %s got %+v, want seq %d", i, ch, r.PublishResult, next[ch])
+		}
+	}
+	if last := resps[100]; !last.Duplicate || last.Seq != resps[1].Seq {
+		t.Fatalf("the retry in the batch got %+v, want a duplicate of seq %d", last.PublishResult, resps[1].Seq)
+	}
+	for ch, n := range next {
+		got := history(t, b, ch, 0, 200)
+		if uint64(len(got.Publications)) != n {
+			t.Fatalf("%s holds %d, want %d", ch, len(got.Publications), n)
+		}
+		checkRun(t, got.Publications, 1)
 	}
 }

@@ -213,18 +213,53 @@ func (b *Broker) Publish(ctx context.Context, channel string, p *herald.Publicat
 	}
 }
 
-func (b *Broker) submit(ctx context.Context, r request) error {
+// PublishBatch implements herald.BatchPublisher: the requests go to the
+// committer back to back, so they usually share one commit.
+func (b *Broker) PublishBatch(ctx context.Context, reqs []herald.PublishRequest) []herald.PublishResponse {
+	out := make([]herald.PublishResponse, len(reqs))
+	prs := make([]*publishReq, len(reqs))
+	rs := make([]request, len(reqs))
+	for i, r := range reqs {
+		prs[i] = &publishReq{channel: r.Channel, pub: r.Publication, done: make(chan struct{})}
+		rs[i] = prs[i]
+	}
+	// On an error the client retries with the same ids; the dedupe index
+	// makes that safe whether or not some of them were stored.
+	if err := b.submit(ctx, rs...); err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	for i, pr := range prs {
+		select {
+		case <-pr.done:
+			out[i] = herald.PublishResponse{PublishResult: pr.result, Err: pr.err}
+		case <-ctx.Done():
+			out[i].Err = ctx.Err()
+		}
+	}
+	return out
+}
+
+func (b *Broker) submit(ctx context.Context, rs ...request) error {
 	b.sendMu.RLock()
 	defer b.sendMu.RUnlock()
 	if b.closed.Load() {
 		return herald.ErrClosed
 	}
-	select {
-	case b.reqs <- r:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for i, r := range rs {
+		select {
+		case b.reqs <- r:
+		case <-ctx.Done():
+			// The ones already sent will be answered; fail the rest.
+			for _, r := range rs[i:] {
+				r.fail(ctx.Err())
+			}
+			return ctx.Err()
+		}
 	}
+	return nil
 }
 
 // History implements herald.Broker.
@@ -355,4 +390,7 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
 }
 
-var _ herald.Broker = (*Broker)(nil)
+var (
+	_ herald.Broker         = (*Broker)(nil)
+	_ herald.BatchPublisher = (*Broker)(nil)
+)

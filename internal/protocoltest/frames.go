@@ -28,6 +28,7 @@ func runFrames(t *testing.T, tr Transport) {
 		{"lastSeq ahead of head needs a snapshot", frameAhead},
 		{"retried publish is acked once and delivered once", frameDedupe},
 		{"batch of frames", frameBatch},
+		{"batch of publishes answers each in order", frameBatchPublish},
 		{"subscribe again restarts from the new lastSeq", frameResubscribe},
 		{"every subscriber sees the same order", frameSameOrder},
 	}
@@ -295,4 +296,39 @@ func frameTokenRefresh(t *testing.T, tr Transport) {
 	pub := login(t, tr, srv, "bob", "tok.>")
 	pub.publish("tok.1", "after-refresh", 1)
 	expectRun(t, c, "tok.1", 1, 1)
+}
+
+func frameBatchPublish(t *testing.T, tr Transport, srv *testserver.Server) {
+	sub := login(t, tr, srv, "bob", "bp.>")
+	sub.subscribe("bp.1", nil)
+	c := login(t, tr, srv, "alice", "bp.>")
+	c.SendRaw([]byte(`[` +
+		`{"type":"publish","id":"a","channel":"bp.1","payload":1},` +
+		`{"type":"publish","id":"b","channel":"other.1","payload":2},` +
+		`{"type":"publish","id":"c","channel":"bp.1"},` +
+		`{"type":"publish","id":"d","channel":"bp.1","payload":4},` +
+		`{"type":"publish","id":"a","channel":"bp.1","payload":1}]`))
+	want := []struct {
+		typ, id string
+		code    protocol.Code
+		seq     uint64
+	}{
+		{protocol.TypeAck, "a", "", 1},
+		{protocol.TypeError, "b", protocol.CodeForbidden, 0},
+		{protocol.TypeError, "c", protocol.CodeBadRequest, 0},
+		{protocol.TypeAck, "d", "", 2},
+		{protocol.TypeAck, "a", "", 1},
+	}
+	for i, w := range want {
+		f := c.read()
+		id := f.ID
+		if f.Type == protocol.TypeError {
+			id = f.Ref
+		}
+		if f.Type != w.typ || id != w.id || f.Code != w.code || f.Seq != w.seq {
+			t.Fatalf("reply %d = %+v, want %s %s %s seq %d", i, f, w.typ, w.id, w.code, w.seq)
+		}
+	}
+	expectRun(t, sub, "bp.1", 1, 2)
+	sub.usable()
 }
