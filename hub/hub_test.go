@@ -76,7 +76,9 @@ func (c *recConn) types() []string {
 
 var secret = []byte("hub-test-secret-0123456789abcdef")
 
-func newHub(t *testing.T, clock *fakeClock) *Hub {
+func newHub(t *testing.T, clock *fakeClock) *Hub { return newBenchHub(t, clock) }
+
+func newBenchHub(t testing.TB, clock *fakeClock) *Hub {
 	t.Helper()
 	b, err := membroker.New(membroker.Config{Clock: clock})
 	if err != nil {
