@@ -62,7 +62,9 @@ func New(h *hub.Hub, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	logging.SetLogger(nbioLogger{cfg.Logger})
+	// nbio's logger is process-wide; the first server's logger wins, so
+	// that servers started later do not race with running pollers.
+	nbioLogOnce.Do(func() { logging.SetLogger(nbioLogger{cfg.Logger}) })
 	engine := nbhttp.NewEngine(nbhttp.Config{
 		Name:                    "herald-ws",
 		NPoller:                 cfg.Pollers,
@@ -165,6 +167,8 @@ func (s *Server) Close(ctx context.Context) error {
 	s.stopOnce.Do(func() { err = s.engine.Shutdown(ctx) })
 	return err
 }
+
+var nbioLogOnce sync.Once
 
 type nbioLogger struct{ log *slog.Logger }
 
