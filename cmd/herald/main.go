@@ -18,6 +18,7 @@ var version = "dev"
 type cli struct {
 	Serve   serveCmd         `cmd:"" help:"Run a Herald node."`
 	Token   tokenCmd         `cmd:"" help:"Mint a token for development and tests."`
+	Bench   benchCmd         `cmd:"" help:"Measure a node: idle connections and fan-out."`
 	Version kong.VersionFlag `help:"Print the version and exit."`
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/lesismal/nbio/nbhttp/websocket"
 
 	"github.com/heraldrt/herald/hub"
+	"github.com/heraldrt/herald/internal/nbiowarm"
 )
 
 // Config configures the transport. The zero value of each field is its
@@ -81,6 +82,12 @@ func New(h *hub.Hub, cfg Config) (*Server, error) {
 	})
 	if err := engine.Start(); err != nil {
 		return nil, fmt.Errorf("ws: start event loop: %w", err)
+	}
+	// nbio v1.6.8 cannot stop an engine whose pollers have not all run
+	// yet; make sure they have, so that Close never hangs.
+	if err := nbiowarm.WarmUp(engine.Engine, engine.NPoller); err != nil {
+		engine.Stop()
+		return nil, err
 	}
 	s := &Server{hub: h, cfg: cfg, log: cfg.Logger, engine: engine}
 	s.up = s.newUpgrader()

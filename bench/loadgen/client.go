@@ -1,0 +1,349 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/lesismal/nbio/nbhttp/websocket"
+
+	"github.com/heraldrt/herald/protocol"
+)
+
+// Spec is what one client does when it connects: authenticate with Token,
+// then subscribe live (no lastSeq) to each of Channels.
+type Spec struct {
+	Token    string
+	Channels []string
+}
+
+// Handler receives the events of ready clients. See the package doc for
+// the goroutines its methods run on.
+type Handler interface {
+	// Message is called for each message frame on a subscribed channel,
+	// after the client has checked its seq for gaps and duplicates.
+	Message(c *Client, m *Message)
+	// Ack is called for each ack of a publish.
+	Ack(c *Client, id []byte, seq uint64)
+	// Closed is called once when a connection ends, ready or not. code is
+	// the close code the server sent, or 1006 if it sent none.
+	Closed(c *Client, code int)
+}
+
+// NopHandler is a Handler that does nothing, to embed.
+type NopHandler struct{}
+
+// Message implements Handler.
+func (NopHandler) Message(*Client, *Message) {}
+
+// Ack implements Handler.
+func (NopHandler) Ack(*Client, []byte, uint64) {}
+
+// Closed implements Handler.
+func (NopHandler) Closed(*Client, int) {}
+
+// Client states.
+const (
+	stateDialing int32 = iota
+	stateAuth
+	stateSubscribing
+	stateReady
+	stateClosed
+)
+
+// Client is one load-generator connection speaking Herald's protocol.
+type Client struct {
+	// Index is the client's number in its Connect call.
+	Index int
+
+	engine *Engine
+	h      Handler
+	spec   Spec
+	ws     atomic.Pointer[websocket.Conn]
+	state  atomic.Int32
+	// subs are the client's subscriptions, in Spec.Channels order.
+	subs []subscription
+	// pending counts subscribes not yet answered; event loop only.
+	pending int
+
+	settleOnce sync.Once
+	settle     func(*Client, error)
+	closeCode  atomic.Int32
+	errors     atomic.Uint64
+	lastError  atomic.Pointer[string]
+	done       chan struct{}
+}
+
+// subscription tracks one channel's seq as the protocol asks a client to:
+// a message right after the last one is new, one at or below it is a
+// duplicate, one further ahead leaves a gap of lost messages.
+type subscription struct {
+	channel  string
+	last     atomic.Uint64
+	messages atomic.Uint64
+	lost     atomic.Uint64
+	dup      atomic.Uint64
+}
+
+// SubStats is a snapshot of one subscription.
+type SubStats struct {
+	Channel string
+	// Last is the last seq received (the head at subscribe time until a
+	// message arrives).
+	Last uint64
+	// Messages counts every message frame received; Lost counts seqs
+	// skipped over, Duplicated frames at or below Last.
+	Messages, Lost, Duplicated uint64
+}
+
+func newClient(e *Engine, i int, s Spec, h Handler, settle func(*Client, error)) *Client {
+	c := &Client{Index: i, engine: e, h: h, spec: s, settle: settle, done: make(chan struct{})}
+	c.subs = make([]subscription, len(s.Channels))
+	for j, ch := range s.Channels {
+		c.subs[j].channel = ch
+	}
+	return c
+}
+
+// Ready reports whether the client is authenticated, subscribed and open.
+func (c *Client) Ready() bool { return c.state.Load() == stateReady }
+
+// CloseCode returns the close code the server sent, 1006 if the
+// connection ended without one, or 0 while it is open.
+func (c *Client) CloseCode() int { return int(c.closeCode.Load()) }
+
+// Errors returns how many error frames the server sent after the client
+// became ready, and the message of the last one.
+func (c *Client) Errors() (n uint64, last string) {
+	if p := c.lastError.Load(); p != nil {
+		last = *p
+	}
+	return c.errors.Load(), last
+}
+
+// Subs returns a snapshot of the client's subscriptions.
+func (c *Client) Subs() []SubStats {
+	out := make([]SubStats, len(c.subs))
+	for i := range c.subs {
+		s := &c.subs[i]
+		out[i] = SubStats{Channel: s.channel, Last: s.last.Load(), Messages: s.messages.Load(), Lost: s.lost.Load(), Duplicated: s.dup.Load()}
+	}
+	return out
+}
+
+// Send writes one text frame as given.
+func (c *Client) Send(frame []byte) error {
+	ws := c.ws.Load()
+	if ws == nil {
+		return errors.New("loadgen: client not connected")
+	}
+	return ws.WriteMessage(websocket.TextMessage, frame)
+}
+
+var publishBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// Publish sends a publish frame. payload must be one JSON value.
+func (c *Client) Publish(id, channel, event string, payload []byte) error {
+	bp := publishBufs.Get().(*[]byte)
+	b := append((*bp)[:0], `{"type":"publish","id":`...)
+	b = protocol.AppendString(b, id)
+	b = append(b, `,"channel":`...)
+	b = protocol.AppendString(b, channel)
+	if event != "" {
+		b = append(b, `,"event":`...)
+		b = protocol.AppendString(b, event)
+	}
+	b = append(b, `,"payload":`...)
+	b = append(b, payload...)
+	b = append(b, '}')
+	// nbio copies (and masks) the frame before writing, so b can be
+	// reused at once.
+	err := c.Send(b)
+	*bp = b
+	publishBufs.Put(bp)
+	return err
+}
+
+// Close sends a normal close and cuts the connection.
+func (c *Client) Close() {
+	if ws := c.ws.Load(); ws != nil {
+		_ = ws.WriteClose(protocol.CloseNormal, "")
+		_ = ws.Close()
+	}
+}
+
+// Abort cuts the connection without a close frame.
+func (c *Client) Abort() {
+	if ws := c.ws.Load(); ws != nil {
+		_ = ws.Close()
+	}
+}
+
+// Done is closed when the connection has ended.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// connected runs on the event loop once the upgrade is done: send auth.
+func (c *Client) connected(ws *websocket.Conn) {
+	ws.SetSession(c)
+	c.ws.Store(ws)
+	c.state.Store(stateAuth)
+	b := append([]byte(`{"type":"auth","id":"a","token":`), protocol.AppendString(nil, c.spec.Token)...)
+	b = append(b, '}')
+	if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		c.settleConnect(fmt.Errorf("send auth: %w", err))
+		_ = ws.Close()
+	}
+}
+
+// settleConnect reports the outcome of connecting, once: nil when the
+// client is ready, else why it could not be.
+func (c *Client) settleConnect(err error) {
+	c.settleOnce.Do(func() { c.settle(c, err) })
+}
+
+// dialFailed ends a client whose connection never reached the WebSocket
+// stage, so nbio will not report its end.
+func (c *Client) dialFailed(err error) {
+	if c.state.Swap(stateClosed) != stateClosed {
+		c.closeCode.CompareAndSwap(0, 1006)
+		c.engine.untrack(c)
+		close(c.done)
+	}
+	c.settleConnect(err)
+}
+
+// ended runs when nbio reports the connection closed.
+func (c *Client) ended(error) {
+	c.closeCode.CompareAndSwap(0, 1006)
+	code := int(c.closeCode.Load())
+	was := c.state.Swap(stateClosed)
+	c.engine.untrack(c)
+	if was != stateReady && was != stateClosed {
+		c.settleConnect(fmt.Errorf("connection closed (code %d) before it was ready", code))
+	}
+	if was != stateClosed {
+		close(c.done)
+		c.h.Closed(c, code)
+	}
+}
+
+// onFrame handles one text frame from the server, on the event loop.
+func (c *Client) onFrame(b []byte) {
+	e := c.engine
+	e.stats.frames.Add(1)
+	e.stats.bytes.Add(uint64(len(b)))
+	var m Message
+	if parseMessage(b, &m) {
+		c.onMessage(&m)
+		return
+	}
+	if id, seq, ok := parseAck(b); ok {
+		c.h.Ack(c, id, seq)
+		return
+	}
+	e.stats.slowFrames.Add(1)
+	frames, err := decodeFrames(b)
+	if err != nil {
+		c.onError(fmt.Sprintf("undecodable frame %.80q: %v", b, err))
+		return
+	}
+	for i := range frames {
+		c.onDecoded(&frames[i])
+	}
+}
+
+// onDecoded handles a frame that took the slow path.
+func (c *Client) onDecoded(f *protocol.Frame) {
+	switch f.Type {
+	case protocol.TypeMessage:
+		c.onMessage(&Message{Channel: []byte(f.Channel), Seq: f.Seq, Payload: f.Payload, Timestamp: f.Timestamp, Size: len(f.Payload) + 64})
+	case protocol.TypeAck:
+		c.h.Ack(c, []byte(f.ID), f.Seq)
+	case protocol.TypeAuthOK:
+		if !c.state.CompareAndSwap(stateAuth, stateSubscribing) {
+			return // a refresh
+		}
+		c.subscribe()
+	case protocol.TypeSubscribed:
+		for i := range c.subs {
+			if c.subs[i].channel == f.Channel {
+				c.subs[i].last.Store(f.Seq)
+				c.pending--
+			}
+		}
+		if c.pending == 0 && c.state.CompareAndSwap(stateSubscribing, stateReady) {
+			c.settleConnect(nil)
+		}
+	case protocol.TypeError:
+		msg := string(f.Code) + ": " + f.Message
+		if f.Ref != "" {
+			msg += " (ref " + f.Ref + ")"
+		}
+		c.onError(msg)
+	}
+}
+
+// subscribe sends one subscribe per channel, in one batch.
+func (c *Client) subscribe() {
+	if len(c.subs) == 0 {
+		if c.state.CompareAndSwap(stateSubscribing, stateReady) {
+			c.settleConnect(nil)
+		}
+		return
+	}
+	c.pending = len(c.subs)
+	b := []byte{'['}
+	for i := range c.subs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"type":"subscribe","id":"s`...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `","channel":`...)
+		b = protocol.AppendString(b, c.subs[i].channel)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	if err := c.Send(b); err != nil {
+		c.settleConnect(fmt.Errorf("send subscribe: %w", err))
+	}
+}
+
+func (c *Client) onMessage(m *Message) {
+	var sub *subscription
+	for i := range c.subs {
+		if c.subs[i].channel == string(m.Channel) {
+			sub = &c.subs[i]
+			break
+		}
+	}
+	if sub == nil {
+		c.onError("message on a channel not subscribed: " + string(m.Channel))
+		return
+	}
+	sub.messages.Add(1)
+	last := sub.last.Load()
+	switch {
+	case m.Seq == last+1:
+		sub.last.Store(m.Seq)
+	case m.Seq <= last:
+		sub.dup.Add(1)
+	default:
+		sub.lost.Add(m.Seq - last - 1)
+		sub.last.Store(m.Seq)
+	}
+	c.h.Message(c, m)
+}
+
+// onError records an error frame; before the client is ready it fails it.
+func (c *Client) onError(msg string) {
+	if st := c.state.Load(); st == stateAuth || st == stateSubscribing {
+		c.settleConnect(errors.New("server: " + msg))
+		c.Abort()
+		return
+	}
+	c.errors.Add(1)
+	c.lastError.Store(&msg)
+}

@@ -1,0 +1,154 @@
+package loadgen_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/heraldrt/herald/auth"
+	"github.com/heraldrt/herald/bench/loadgen"
+	"github.com/heraldrt/herald/hub"
+	"github.com/heraldrt/herald/internal/testserver"
+	"github.com/heraldrt/herald/protocol"
+)
+
+type counter struct {
+	loadgen.NopHandler
+	messages, acks atomic.Int64
+	closes         chan int
+}
+
+func (c *counter) Message(*loadgen.Client, *loadgen.Message) { c.messages.Add(1) }
+func (c *counter) Ack(*loadgen.Client, []byte, uint64)       { c.acks.Add(1) }
+func (c *counter) Closed(_ *loadgen.Client, code int)        { c.closes <- code }
+
+func token(t *testing.T, sub string, channels ...string) string {
+	t.Helper()
+	tok, err := auth.Mint(testserver.Secret, sub, channels, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestClientsSubscribePublishAndClose(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, append(testserver.LeakOptions(), ignore)...) }) // runs last, after the server stops
+	srv := testserver.Start(t, testserver.Options{})
+	e, err := loadgen.NewEngine(loadgen.Config{URL: srv.URL, ConnsPerSource: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	h := &counter{closes: make(chan int, 16)}
+	const n = 10
+	subs, err := e.Connect(ctx, n, func(i int) (loadgen.Spec, error) {
+		return loadgen.Spec{Token: token(t, "u", "room.>"), Channels: []string{"room.1", "room.2"}}, nil
+	}, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := e.Connect(ctx, 1, func(int) (loadgen.Spec, error) {
+		return loadgen.Spec{Token: token(t, "p", "room.>")}, nil
+	}, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if err := pub[0].Publish("p"+string(rune('a'+i)), "room.1", "e", []byte(`{"i":1}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub[0].Publish("q", "room.2", "", []byte(`2`)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.messages.Load() < 6*n || h.acks.Load() < 6 {
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d messages and %d acks, want %d and 6", h.messages.Load(), h.acks.Load(), 6*n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, c := range subs {
+		st := c.Subs()
+		if st[0].Last != 5 || st[1].Last != 1 || st[0].Lost+st[1].Lost+st[0].Duplicated+st[1].Duplicated != 0 {
+			t.Fatalf("client %d: %+v", c.Index, st)
+		}
+	}
+	if st := e.Stats(); st.SlowFrames > uint64(3*n+1) {
+		t.Errorf("%d frames took the slow path; only auth_ok and subscribed should", st.SlowFrames)
+	}
+
+	// A publish the token does not grant is an error frame, counted.
+	if err := pub[0].Publish("x", "other.1", "", []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if n, last := pub[0].Errors(); n == 1 {
+			if last == "" {
+				t.Fatal("no error message kept")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no error frame counted")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// The server's close code reaches the handler.
+	srv.Hub.Shutdown(ctx, protocol.CloseGoingAway)
+	for range n + 1 {
+		select {
+		case code := <-h.closes:
+			if code != protocol.CloseGoingAway {
+				t.Fatalf("close code %d, want %d", code, protocol.CloseGoingAway)
+			}
+		case <-ctx.Done():
+			t.Fatal("clients did not see the close")
+		}
+	}
+	if err := loadgen.WaitClosed(ctx, append(subs, pub...)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConnectFailsOnRejectedToken(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Hub: hub.Config{AuthTimeout: time.Second}})
+	e, err := loadgen.NewEngine(loadgen.Config{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = e.Connect(ctx, 3, func(i int) (loadgen.Spec, error) {
+		if i == 1 {
+			return loadgen.Spec{Token: "not-a-jwt"}, nil
+		}
+		return loadgen.Spec{Token: token(t, "u", "a.>"), Channels: []string{"a.1"}}, nil
+	}, loadgen.NopHandler{}, nil)
+	if err == nil {
+		t.Fatal("Connect succeeded with a bad token")
+	}
+	t.Log(err)
+}
+
+func TestConnectFailsWithoutServer(t *testing.T) {
+	e, err := loadgen.NewEngine(loadgen.Config{URL: "ws://127.0.0.1:1/ws", DialTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	_, err = e.Connect(context.Background(), 2, func(int) (loadgen.Spec, error) { return loadgen.Spec{Token: "x"}, nil }, loadgen.NopHandler{}, nil)
+	if err == nil {
+		t.Fatal("Connect succeeded with no server")
+	}
+	t.Log(err)
+}
