@@ -90,7 +90,10 @@ type Broker interface {
 	Start(ctx context.Context, h EventHandler) error
 	// Subscribe asks for the channel's publications to be delivered to the
 	// handler. Publications stored after Subscribe returns are delivered.
-	// Calls are counted: each Subscribe is undone by one Unsubscribe.
+	// Calls are counted: each Subscribe is undone by one Unsubscribe. A
+	// broker may deliver other channels' publications too (the embedded
+	// broker delivers all of them); the handler skips what it does not
+	// need.
 	Subscribe(ctx context.Context, channel string) error
 	// Unsubscribe undoes one Subscribe.
 	Unsubscribe(ctx context.Context, channel string) error

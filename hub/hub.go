@@ -29,9 +29,10 @@ type Hub struct {
 	mu       sync.RWMutex
 	channels map[string]*channel
 
-	// sessMu guards sessions.
+	// sessMu guards sessions and each session's slot in it. A slice with
+	// slots costs a word per session where a map costs several.
 	sessMu   sync.Mutex
-	sessions map[*Session]struct{}
+	sessions []*Session
 
 	draining atomic.Bool
 	stop     chan struct{}
@@ -41,17 +42,25 @@ type Hub struct {
 	allGone chan struct{}
 }
 
-// channel is the set of local subscriptions to one channel name.
+// channel is the set of local subscriptions to one channel name. Most
+// channels of a phone app (each user's own) have one subscriber, so the
+// set is a slice: small when small, and quick to walk when large.
 type channel struct {
 	name string
-	// ready is closed once the broker subscription is in place; err
-	// tells whether it failed.
-	ready chan struct{}
-	err   error
+	// join is the broker subscription in progress or done; it outlives
+	// the join only when the join failed (Hub.mu guards the pointer).
+	join *joinState
 
-	// mu guards subs.
-	mu   sync.RWMutex
-	subs map[*subscription]struct{}
+	// mu guards subs and each subscription's idx. The fan-out of a
+	// channel runs on one goroutine at a time, so a plain mutex serves.
+	mu   sync.Mutex
+	subs []*subscription
+}
+
+// joinState is a channel's broker subscription while it is being made.
+type joinState struct {
+	done sync.WaitGroup
+	err  error
 }
 
 // New returns a hub publishing through broker and authenticating with
@@ -65,7 +74,6 @@ func New(cfg Config, broker herald.Broker, auth herald.Authenticator) *Hub {
 		log:      cfg.Logger,
 		clock:    cfg.Clock,
 		channels: make(map[string]*channel),
-		sessions: make(map[*Session]struct{}),
 		stop:     make(chan struct{}),
 		allGone:  make(chan struct{}, 1),
 	}
@@ -126,13 +134,13 @@ func (h *Hub) HandlePublications(name string, pubs []*herald.Publication) {
 		frames[i] = encodePublication(name, p)
 	}
 	dirty := dirtyPool.Get().(*[]*Session)
-	c.mu.RLock()
-	for sub := range c.subs {
+	c.mu.Lock()
+	for _, sub := range c.subs {
 		if sub.deliver(frames) {
 			*dirty = append(*dirty, sub.sess)
 		}
 	}
-	c.mu.RUnlock()
+	c.mu.Unlock()
 	for i, s := range *dirty {
 		s.flush()
 		(*dirty)[i] = nil
@@ -162,22 +170,32 @@ func (h *Hub) join(ctx context.Context, sub *subscription) error {
 	h.mu.Lock()
 	c, ok := h.channels[sub.channel]
 	if !ok {
-		c = &channel{name: sub.channel, ready: make(chan struct{}), subs: make(map[*subscription]struct{})}
+		c = &channel{name: sub.channel, join: &joinState{}}
+		c.join.done.Add(1)
 		h.channels[sub.channel] = c
 	}
 	c.mu.Lock()
-	c.subs[sub] = struct{}{}
+	sub.idx = len(c.subs)
+	c.subs = append(c.subs, sub)
 	c.mu.Unlock()
+	js := c.join
 	h.mu.Unlock()
 	if !ok {
 		h.Stats.Channels.Add(1)
-		c.err = h.broker.Subscribe(ctx, sub.channel)
-		close(c.ready)
+		js.err = h.broker.Subscribe(ctx, sub.channel)
+		if js.err == nil {
+			h.mu.Lock()
+			c.join = nil
+			h.mu.Unlock()
+		}
+		js.done.Done()
 	}
-	<-c.ready
-	if c.err != nil {
-		h.leave(sub)
-		return c.err
+	if js != nil {
+		js.done.Wait()
+		if js.err != nil {
+			h.leave(sub)
+			return js.err
+		}
 	}
 	h.Stats.Subscriptions.Add(1)
 	return nil
@@ -193,23 +211,32 @@ func (h *Hub) leave(sub *subscription) {
 		return
 	}
 	c.mu.Lock()
-	_, was := c.subs[sub]
-	delete(c.subs, sub)
+	was := sub.idx < len(c.subs) && c.subs[sub.idx] == sub
+	if was {
+		last := len(c.subs) - 1
+		c.subs[sub.idx] = c.subs[last]
+		c.subs[sub.idx].idx = sub.idx
+		c.subs[last] = nil
+		c.subs = c.subs[:last]
+	}
 	empty := len(c.subs) == 0
 	c.mu.Unlock()
 	if empty {
 		delete(h.channels, sub.channel)
 	}
+	js := c.join
 	h.mu.Unlock()
-	if was && c.err == nil {
+	if was && (js == nil || js.err == nil) {
 		h.Stats.Subscriptions.Add(-1)
 	}
 	if empty {
 		h.Stats.Channels.Add(-1)
 		go func() {
-			<-c.ready
-			if c.err != nil {
-				return
+			if js != nil {
+				js.done.Wait()
+				if js.err != nil {
+					return
+				}
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -222,7 +249,8 @@ func (h *Hub) leave(sub *subscription) {
 
 func (h *Hub) addSession(s *Session) {
 	h.sessMu.Lock()
-	h.sessions[s] = struct{}{}
+	s.slot = len(h.sessions)
+	h.sessions = append(h.sessions, s)
 	h.sessMu.Unlock()
 	h.Stats.Connections.Add(1)
 	h.Stats.ConnectionsTotal.Add(1)
@@ -230,8 +258,14 @@ func (h *Hub) addSession(s *Session) {
 
 func (h *Hub) removeSession(s *Session) {
 	h.sessMu.Lock()
-	_, ok := h.sessions[s]
-	delete(h.sessions, s)
+	ok := s.slot < len(h.sessions) && h.sessions[s.slot] == s
+	if ok {
+		last := len(h.sessions) - 1
+		h.sessions[s.slot] = h.sessions[last]
+		h.sessions[s.slot].slot = s.slot
+		h.sessions[last] = nil
+		h.sessions = h.sessions[:last]
+	}
 	left := len(h.sessions)
 	h.sessMu.Unlock()
 	if !ok {
@@ -249,11 +283,7 @@ func (h *Hub) removeSession(s *Session) {
 func (h *Hub) sessionList() []*Session {
 	h.sessMu.Lock()
 	defer h.sessMu.Unlock()
-	out := make([]*Session, 0, len(h.sessions))
-	for s := range h.sessions {
-		out = append(out, s)
-	}
-	return out
+	return append([]*Session(nil), h.sessions...)
 }
 
 func (h *Hub) sessionCount() int {

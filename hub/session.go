@@ -25,15 +25,17 @@ type Session struct {
 	lastRecv atomic.Int64
 	// lastPing belongs to the sweeper.
 	lastPing int64
+	// slot is the session's index in Hub.sessions, guarded by Hub.sessMu.
+	slot int
 
 	// mu guards the fields below, and serializes writes to conn.
 	mu       sync.Mutex
 	identity *herald.Identity // nil until authenticated
 	warned   bool             // token_expiring sent for this identity
-	subs     map[string]*subscription
-	out      []*Frame // queued, not yet written
-	closed   bool     // closing: nothing more is queued or written
-	ended    bool     // the transport reported the end; cleaned up
+	subs     []*subscription  // few per session: a slice is smaller than a map
+	out      []*Frame         // queued, not yet written
+	closed   bool             // closing: nothing more is queued or written
+	ended    bool             // the transport reported the end; cleaned up
 }
 
 // NewSession starts a session for a new connection. If the hub is
@@ -111,6 +113,9 @@ func (s *Session) Closed() {
 	s.ended, s.closed = true, true
 	subs := s.subs
 	s.subs = nil
+	for _, sub := range subs {
+		sub.removed = true
+	}
 	s.out = nil
 	authed := s.identity != nil
 	s.mu.Unlock()

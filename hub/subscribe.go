@@ -25,16 +25,52 @@ type subscription struct {
 
 	// last is the seq of the last message frame queued for the client.
 	last uint64
-	// recovering is set while history is being replayed (after a
-	// subscribe, or to fill a gap); live frames go to buffer meanwhile.
-	recovering bool
-	buffer     []*Frame
+	// rec is set while history is being replayed (after a subscribe, or
+	// to fill a gap): live frames are buffered there meanwhile.
+	rec *recovery
+	// gen changes when the subscription restarts (a new subscribe), and
+	// removed is set when it ends; either tells a running recovery to
+	// stop.
+	gen     uint64
+	removed bool
+
+	// idx is the subscription's place in its channel's subs, guarded by
+	// the channel's lock.
+	idx int
+}
+
+// recovery is the state of a subscription that is catching up.
+type recovery struct {
+	buffer []*Frame
 	// overflow records that buffered frames were dropped since the last
 	// history read.
 	overflow bool
-	// gen changes when the subscription is replaced or removed, which
-	// tells a running recovery to stop.
-	gen uint64
+}
+
+// find returns the session's subscription to channel, or nil; s.mu must
+// be held.
+func (s *Session) find(channel string) *subscription {
+	for _, sub := range s.subs {
+		if sub.channel == channel {
+			return sub
+		}
+	}
+	return nil
+}
+
+// drop removes sub from the session's subscriptions; s.mu must be held.
+func (s *Session) drop(sub *subscription) {
+	for i, x := range s.subs {
+		if x == sub {
+			last := len(s.subs) - 1
+			s.subs[i] = s.subs[last]
+			s.subs[last] = nil
+			s.subs = s.subs[:last]
+			break
+		}
+	}
+	sub.removed = true
+	sub.gen++
 }
 
 // subscribeReply is what the first history read of a subscribe answers.
@@ -50,17 +86,17 @@ func (sub *subscription) deliver(frames []*Frame) bool {
 	s := sub.sess
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.subs[sub.channel] != sub {
+	if s.closed || sub.removed {
 		return false
 	}
 	queued := false
 	for _, f := range frames {
-		if sub.recovering {
-			if f.seq > sub.last && !sub.overflow {
-				if len(sub.buffer) >= maxRecoveryBuffer {
-					sub.buffer, sub.overflow = nil, true
+		if r := sub.rec; r != nil {
+			if f.seq > sub.last && !r.overflow {
+				if len(r.buffer) >= maxRecoveryBuffer {
+					r.buffer, r.overflow = nil, true
 				} else {
-					sub.buffer = append(sub.buffer, f)
+					r.buffer = append(r.buffer, f)
 				}
 			}
 			continue
@@ -74,8 +110,7 @@ func (sub *subscription) deliver(frames []*Frame) bool {
 			queued = true
 		default:
 			// A gap: the broker skipped ahead. Fill it from history.
-			sub.recovering = true
-			sub.buffer = append(sub.buffer[:0], f)
+			sub.rec = &recovery{buffer: []*Frame{f}}
 			go s.recover(sub, sub.gen, nil)
 		}
 	}
@@ -92,18 +127,15 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 		s.mu.Unlock()
 		return
 	}
-	sub := s.subs[f.Channel]
+	sub := s.find(f.Channel)
 	isNew := sub == nil
 	if isNew {
-		if s.subs == nil {
-			s.subs = make(map[string]*subscription, 1)
-		}
 		sub = &subscription{sess: s, channel: f.Channel}
-		s.subs[f.Channel] = sub
+		s.subs = append(s.subs, sub)
 	}
 	sub.gen++
 	gen := sub.gen
-	sub.recovering, sub.buffer, sub.overflow = true, nil, false
+	sub.rec = &recovery{}
 	sub.last = 0
 	if f.LastSeq != nil {
 		sub.last = *f.LastSeq
@@ -118,8 +150,8 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 		if err != nil {
 			s.hub.log.Error("broker subscribe failed", "channel", f.Channel, "err", err)
 			s.mu.Lock()
-			if s.subs[f.Channel] == sub {
-				delete(s.subs, f.Channel)
+			if !sub.removed {
+				s.drop(sub)
 			}
 			s.queueError(&protocol.Error{Code: protocol.CodeInternal, Message: "subscribe failed; retry"}, f.ID, f.Channel)
 			s.flushLocked()
@@ -141,15 +173,14 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 
 func (s *Session) unsubscribe(f *protocol.Frame) {
 	s.mu.Lock()
-	sub := s.subs[f.Channel]
+	sub := s.find(f.Channel)
 	if sub == nil {
 		s.queueError(&protocol.Error{Code: protocol.CodeNotFound, Message: "not subscribed to this channel"}, f.ID, f.Channel)
 		s.flushLocked()
 		s.mu.Unlock()
 		return
 	}
-	delete(s.subs, f.Channel)
-	sub.gen++
+	s.drop(sub)
 	s.queueJSON(protocol.AppendUnsubscribed(nil, f.ID, f.Channel))
 	s.flushLocked()
 	s.mu.Unlock()
@@ -159,7 +190,7 @@ func (s *Session) unsubscribe(f *protocol.Frame) {
 // stale reports whether a recovery of generation gen should stop; s.mu
 // must be held.
 func (s *Session) stale(sub *subscription, gen uint64) bool {
-	return s.closed || s.subs[sub.channel] != sub || sub.gen != gen
+	return s.closed || sub.removed || sub.gen != gen
 }
 
 // recover replays history into a recovering subscription until it has
@@ -175,7 +206,7 @@ func (s *Session) recover(sub *subscription, gen uint64, reply *subscribeReply) 
 			s.mu.Unlock()
 			return
 		}
-		sub.overflow = false
+		sub.rec.overflow = false
 		after := sub.last
 		s.mu.Unlock()
 
@@ -217,19 +248,20 @@ func (s *Session) recover(sub *subscription, gen uint64, reply *subscribeReply) 
 				progressed = true
 			}
 		}
+		r := sub.rec
 		i := 0
-		for i < len(sub.buffer) && sub.buffer[i].seq <= sub.last+1 {
-			if f := sub.buffer[i]; f.seq == sub.last+1 {
+		for i < len(r.buffer) && r.buffer[i].seq <= sub.last+1 {
+			if f := r.buffer[i]; f.seq == sub.last+1 {
 				s.queue(f)
 				sub.last = f.seq
 				progressed = true
 			}
 			i++
 		}
-		sub.buffer = sub.buffer[i:]
-		done := !sub.overflow && len(sub.buffer) == 0 && sub.last >= hist.Head
+		r.buffer = r.buffer[i:]
+		done := !r.overflow && len(r.buffer) == 0 && sub.last >= hist.Head
 		if done {
-			sub.recovering, sub.buffer = false, nil
+			sub.rec = nil
 		}
 		s.flushLocked()
 		s.mu.Unlock()
@@ -290,8 +322,7 @@ func (s *Session) recoveryFailed(sub *subscription, gen uint64, reply *subscribe
 		s.mu.Unlock()
 		return
 	}
-	delete(s.subs, sub.channel)
-	sub.gen++
+	s.drop(sub)
 	s.queueError(&protocol.Error{Code: protocol.CodeInternal, Message: "history unavailable; retry the subscribe"}, reply.id, sub.channel)
 	s.flushLocked()
 	s.mu.Unlock()

@@ -26,7 +26,7 @@ func (h *Hub) sweepLoop() {
 func (h *Hub) sweep(now time.Time) {
 	h.sessMu.Lock()
 	defer h.sessMu.Unlock()
-	for s := range h.sessions {
+	for _, s := range h.sessions {
 		s.check(now)
 	}
 }
@@ -47,6 +47,11 @@ func (s *Session) check(now time.Time) {
 		return
 	}
 	silent := nowMs - s.lastRecv.Load()
+	if silent >= cfg.PingInterval.Milliseconds() && len(s.out) == 0 {
+		// An idle session gives back its write queue; the next write
+		// makes a new one.
+		s.out = nil
+	}
 	switch {
 	case silent >= (cfg.PingInterval + cfg.PongTimeout).Milliseconds():
 		// Nothing, not even a pong: the peer is gone (a phone that lost

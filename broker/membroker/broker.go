@@ -101,10 +101,6 @@ type Broker struct {
 	mu       sync.Mutex
 	channels map[string]*chanState
 
-	// subMu guards subs, the count of Subscribe calls per channel.
-	subMu sync.RWMutex
-	subs  map[string]int
-
 	handler atomic.Pointer[handlerBox]
 
 	// sendMu is held for reading while a request is sent to the
@@ -155,7 +151,6 @@ func New(cfg Config) (*Broker, error) {
 		reqs:       make(chan request, cfg.MaxBatch),
 		deliveries: make(chan []delivery, 256),
 		channels:   make(map[string]*chanState),
-		subs:       make(map[string]int),
 		closing:    make(chan struct{}),
 	}
 	b.loops.Add(3)
@@ -174,28 +169,19 @@ func (b *Broker) Start(_ context.Context, h herald.EventHandler) error {
 	return nil
 }
 
-// Subscribe implements herald.Broker.
-func (b *Broker) Subscribe(_ context.Context, channel string) error {
+// Subscribe implements herald.Broker. The embedded broker delivers every
+// publication to its handler, which skips the channels it has no
+// subscribers for at the cost of a map lookup; keeping a second record of
+// subscribed channels here would cost memory on every idle connection.
+func (b *Broker) Subscribe(context.Context, string) error {
 	if b.closed.Load() {
 		return herald.ErrClosed
 	}
-	b.subMu.Lock()
-	b.subs[channel]++
-	b.subMu.Unlock()
 	return nil
 }
 
 // Unsubscribe implements herald.Broker.
-func (b *Broker) Unsubscribe(_ context.Context, channel string) error {
-	b.subMu.Lock()
-	if n := b.subs[channel]; n <= 1 {
-		delete(b.subs, channel)
-	} else {
-		b.subs[channel] = n - 1
-	}
-	b.subMu.Unlock()
-	return nil
-}
+func (b *Broker) Unsubscribe(context.Context, string) error { return nil }
 
 // Publish implements herald.Broker.
 func (b *Broker) Publish(ctx context.Context, channel string, p *herald.Publication) (herald.PublishResult, error) {
@@ -267,7 +253,7 @@ func (b *Broker) History(_ context.Context, channel string, req herald.HistoryRe
 	if b.closed.Load() {
 		return herald.History{}, herald.ErrClosed
 	}
-	st, err := b.state(channel)
+	st, err := b.peekState(channel)
 	if err != nil {
 		return herald.History{}, err
 	}
@@ -341,13 +327,36 @@ func (b *Broker) Close(ctx context.Context) error {
 }
 
 // state returns the channel's state, reading it from the store on first
-// use.
+// use and keeping it; the committer uses it.
 func (b *Broker) state(channel string) (*chanState, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if st, ok := b.channels[channel]; ok {
 		return st, nil
 	}
+	st, err := b.loadState(channel)
+	if err != nil {
+		return nil, err
+	}
+	b.channels[channel] = st
+	return st, nil
+}
+
+// peekState returns the channel's state without keeping it when it was
+// not in memory: reads of channels nobody publishes to (every user's own
+// channel, read once on subscribe) must not cost memory.
+func (b *Broker) peekState(channel string) (*chanState, error) {
+	b.mu.Lock()
+	st, ok := b.channels[channel]
+	b.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	return b.loadState(channel)
+}
+
+// loadState reads a channel's state from the store.
+func (b *Broker) loadState(channel string) (*chanState, error) {
 	st := &chanState{}
 	head, oldest := uint64(0), uint64(1)
 	v, closer, err := b.db.Get(metaKey(channel))
@@ -365,7 +374,6 @@ func (b *Broker) state(channel string) (*chanState, error) {
 	st.head.Store(head)
 	st.oldest.Store(oldest)
 	st.next = head + 1
-	b.channels[channel] = st
 	return st, nil
 }
 

@@ -263,7 +263,7 @@ func (b *Broker) bucket(nowMs int64) uint64 {
 }
 
 // dispatchLoop delivers committed publications to the event handler, in
-// commit order, for the channels someone subscribed to.
+// commit order.
 func (b *Broker) dispatchLoop() {
 	defer b.loops.Done()
 	for ds := range b.deliveries {
@@ -272,16 +272,7 @@ func (b *Broker) dispatchLoop() {
 			continue
 		}
 		for _, d := range ds {
-			if b.subscribed(d.channel) {
-				hb.h.HandlePublications(d.channel, d.pubs)
-			}
+			hb.h.HandlePublications(d.channel, d.pubs)
 		}
 	}
-}
-
-func (b *Broker) subscribed(channel string) bool {
-	b.subMu.RLock()
-	n := b.subs[channel]
-	b.subMu.RUnlock()
-	return n > 0
 }

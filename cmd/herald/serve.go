@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -42,6 +43,8 @@ type serveCmd struct {
 	PongTimeout        time.Duration `default:"10s" help:"Time a pinged connection has to answer before it is dropped."`
 	TokenExpiryWarning time.Duration `default:"60s" help:"How long before token expiry token_expiring is sent."`
 	ShutdownTimeout    time.Duration `default:"10s" help:"How long a drain (SIGTERM) waits for clients to go."`
+
+	PprofAddr string `name:"pprof-addr" placeholder:"ADDR" help:"Serve Go's /debug/pprof on this separate address (off by default; never expose it publicly)."`
 
 	LogLevel  string `default:"info" enum:"debug,info,warn,error" help:"Log level."`
 	LogFormat string `default:"text" enum:"text,json" help:"Log format."`
@@ -117,6 +120,12 @@ func (c *serveCmd) Run() error {
 		fmt.Fprintln(w, "Herald is running. WebSocket endpoint: /ws; protocol: docs/PROTOCOL.md; metrics: /metrics.")
 	})
 
+	if c.PprofAddr != "" {
+		if err := servePprof(c.PprofAddr, log); err != nil {
+			return err
+		}
+	}
+
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
@@ -158,4 +167,22 @@ func newLogger(level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// servePprof serves the runtime profiles on their own listener, so that
+// they are never reachable through the public address.
+func servePprof(addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pprof listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	go func() { _ = http.Serve(ln, mux) }()
+	return nil
 }

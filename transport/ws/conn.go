@@ -27,10 +27,10 @@ type conn struct {
 	handed  atomic.Int64
 	written atomic.Int64
 
-	// closing is set once a close frame was sent or received.
+	// closing is set once a close frame was sent or received; timer cuts
+	// the connection if the close handshake does not finish.
 	closing atomic.Bool
-	timerMu sync.Mutex
-	timer   *time.Timer
+	timer   atomic.Pointer[time.Timer]
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -82,9 +82,7 @@ func (c *conn) Close(code int, reason string) {
 		return
 	}
 	_, _ = c.writeRaw(closeFrame(code, reason))
-	c.timerMu.Lock()
-	c.timer = time.AfterFunc(c.srv.cfg.CloseGrace, c.Abort)
-	c.timerMu.Unlock()
+	c.timer.Store(time.AfterFunc(c.srv.cfg.CloseGrace, c.Abort))
 }
 
 // Abort implements hub.Conn.
@@ -108,11 +106,9 @@ func (c *conn) closeReceived(code int) {
 
 // ended runs when nbio reports the connection closed.
 func (c *conn) ended() {
-	c.timerMu.Lock()
-	if c.timer != nil {
-		c.timer.Stop()
+	if t := c.timer.Load(); t != nil {
+		t.Stop()
 	}
-	c.timerMu.Unlock()
 	if c.ready.Load() {
 		c.sess.Closed()
 	}
