@@ -29,6 +29,11 @@ type Hub struct {
 	mu       sync.RWMutex
 	channels map[string]*channel
 
+	// idPrefix and nextNum make connection ids: unique per hub, and
+	// across hubs but for a one-in-a-trillion chance.
+	idPrefix string
+	nextNum  atomic.Uint64
+
 	// sessMu guards sessions and each session's slot in it. A slice with
 	// slots costs a word per session where a map costs several.
 	sessMu   sync.Mutex
@@ -73,6 +78,7 @@ func New(cfg Config, broker herald.Broker, auth herald.Authenticator) *Hub {
 		auth:     auth,
 		log:      cfg.Logger,
 		clock:    cfg.Clock,
+		idPrefix: newIDPrefix(),
 		channels: make(map[string]*channel),
 		stop:     make(chan struct{}),
 		allGone:  make(chan struct{}, 1),
@@ -175,7 +181,7 @@ func (h *Hub) join(ctx context.Context, sub *subscription) error {
 		h.channels[sub.channel] = c
 	}
 	c.mu.Lock()
-	sub.idx = len(c.subs)
+	sub.idx = int32(len(c.subs))
 	c.subs = append(c.subs, sub)
 	c.mu.Unlock()
 	js := c.join
@@ -211,7 +217,7 @@ func (h *Hub) leave(sub *subscription) {
 		return
 	}
 	c.mu.Lock()
-	was := sub.idx < len(c.subs) && c.subs[sub.idx] == sub
+	was := int(sub.idx) < len(c.subs) && c.subs[sub.idx] == sub
 	if was {
 		last := len(c.subs) - 1
 		c.subs[sub.idx] = c.subs[last]
@@ -249,7 +255,7 @@ func (h *Hub) leave(sub *subscription) {
 
 func (h *Hub) addSession(s *Session) {
 	h.sessMu.Lock()
-	s.slot = len(h.sessions)
+	s.slot = int32(len(h.sessions))
 	h.sessions = append(h.sessions, s)
 	h.sessMu.Unlock()
 	h.Stats.Connections.Add(1)
@@ -258,7 +264,7 @@ func (h *Hub) addSession(s *Session) {
 
 func (h *Hub) removeSession(s *Session) {
 	h.sessMu.Lock()
-	ok := s.slot < len(h.sessions) && h.sessions[s.slot] == s
+	ok := int(s.slot) < len(h.sessions) && h.sessions[s.slot] == s
 	if ok {
 		last := len(h.sessions) - 1
 		h.sessions[s.slot] = h.sessions[last]
@@ -294,10 +300,11 @@ func (h *Hub) sessionCount() int {
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-func newConnectionID() string {
-	var b [10]byte
+// newIDPrefix returns 40 random bits, base32, and a dash.
+func newIDPrefix() string {
+	var b [5]byte
 	_, _ = rand.Read(b[:])
-	return idEncoding.EncodeToString(b[:])
+	return idEncoding.EncodeToString(b[:]) + "-"
 }
 
 var _ herald.EventHandler = (*Hub)(nil)

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,35 +15,38 @@ import (
 // publishTimeout bounds how long a publish may wait on the broker.
 const publishTimeout = 10 * time.Second
 
-// Session is one client connection's state in the hub.
+// Session is one client connection's state in the hub. Idle connections
+// are most of a node's memory, so the struct is kept small: fields are
+// ordered to pack, and the connection id is derived from a number.
 type Session struct {
-	hub     *Hub
-	conn    Conn
-	id      string
-	created int64 // ms
+	hub  *Hub
+	conn Conn
 
 	// lastRecv is when anything last arrived from the client, in ms.
 	lastRecv atomic.Int64
-	// lastPing belongs to the sweeper.
+	// lastPing belongs to the sweeper: when it last pinged, or, before
+	// the session authenticates, when the session started.
 	lastPing int64
-	// slot is the session's index in Hub.sessions, guarded by Hub.sessMu.
-	slot int
+	// num makes the connection id unique within the hub.
+	num uint64
 
 	// mu guards the fields below, and serializes writes to conn.
 	mu       sync.Mutex
 	identity *herald.Identity // nil until authenticated
-	warned   bool             // token_expiring sent for this identity
 	subs     []*subscription  // few per session: a slice is smaller than a map
 	out      []*Frame         // queued, not yet written
-	closed   bool             // closing: nothing more is queued or written
-	ended    bool             // the transport reported the end; cleaned up
+	// slot is the session's index in Hub.sessions, guarded by Hub.sessMu.
+	slot   int32
+	warned bool // token_expiring sent for this identity
+	closed bool // closing: nothing more is queued or written
+	ended  bool // the transport reported the end; cleaned up
 }
 
 // NewSession starts a session for a new connection. If the hub is
 // draining, the session is closed at once with 1012.
 func (h *Hub) NewSession(conn Conn) *Session {
 	now := h.clock.Now().UnixMilli()
-	s := &Session{hub: h, conn: conn, id: newConnectionID(), created: now, lastPing: now}
+	s := &Session{hub: h, conn: conn, num: h.nextNum.Add(1), lastPing: now}
 	s.lastRecv.Store(now)
 	h.addSession(s)
 	if h.draining.Load() {
@@ -51,8 +55,11 @@ func (h *Hub) NewSession(conn Conn) *Session {
 	return s
 }
 
-// ID returns the connection id sent in auth_ok.
-func (s *Session) ID() string { return s.id }
+// ID returns the connection id sent in auth_ok: the hub's random prefix
+// and the session's number.
+func (s *Session) ID() string {
+	return s.hub.idPrefix + strconv.FormatUint(s.num, 36)
+}
 
 // Touch records that something (a heartbeat reply) arrived from the
 // client.
@@ -114,7 +121,7 @@ func (s *Session) Closed() {
 	subs := s.subs
 	s.subs = nil
 	for _, sub := range subs {
-		sub.removed = true
+		sub.gen = 0
 	}
 	s.out = nil
 	authed := s.identity != nil
@@ -193,7 +200,7 @@ func (s *Session) authenticate(f *protocol.Frame) {
 	if prev == nil {
 		s.hub.Stats.Authenticated.Add(1)
 	}
-	s.queueJSON(protocol.AppendAuthOK(nil, f.ID, s.id, ident.UserID, ident.ExpiresAt.UnixMilli()))
+	s.queueJSON(protocol.AppendAuthOK(nil, f.ID, s.ID(), ident.UserID, ident.ExpiresAt.UnixMilli()))
 	s.flushLocked()
 }
 

@@ -28,15 +28,14 @@ type subscription struct {
 	// rec is set while history is being replayed (after a subscribe, or
 	// to fill a gap): live frames are buffered there meanwhile.
 	rec *recovery
-	// gen changes when the subscription restarts (a new subscribe), and
-	// removed is set when it ends; either tells a running recovery to
+	// gen changes when the subscription restarts (a new subscribe) and is
+	// 0 once it has ended (removed); either tells a running recovery to
 	// stop.
-	gen     uint64
-	removed bool
+	gen uint32
 
 	// idx is the subscription's place in its channel's subs, guarded by
 	// the channel's lock.
-	idx int
+	idx int32
 }
 
 // recovery is the state of a subscription that is catching up.
@@ -69,9 +68,11 @@ func (s *Session) drop(sub *subscription) {
 			break
 		}
 	}
-	sub.removed = true
-	sub.gen++
+	sub.gen = 0
 }
+
+// removed reports whether the subscription has ended; s.mu must be held.
+func (sub *subscription) removed() bool { return sub.gen == 0 }
 
 // subscribeReply is what the first history read of a subscribe answers.
 type subscribeReply struct {
@@ -86,7 +87,7 @@ func (sub *subscription) deliver(frames []*Frame) bool {
 	s := sub.sess
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || sub.removed {
+	if s.closed || sub.removed() {
 		return false
 	}
 	queued := false
@@ -134,6 +135,9 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 		s.subs = append(s.subs, sub)
 	}
 	sub.gen++
+	if sub.gen == 0 {
+		sub.gen = 1 // 0 means removed
+	}
 	gen := sub.gen
 	sub.rec = &recovery{}
 	sub.last = 0
@@ -150,7 +154,7 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 		if err != nil {
 			s.hub.log.Error("broker subscribe failed", "channel", f.Channel, "err", err)
 			s.mu.Lock()
-			if !sub.removed {
+			if !sub.removed() {
 				s.drop(sub)
 			}
 			s.queueError(&protocol.Error{Code: protocol.CodeInternal, Message: "subscribe failed; retry"}, f.ID, f.Channel)
@@ -189,15 +193,15 @@ func (s *Session) unsubscribe(f *protocol.Frame) {
 
 // stale reports whether a recovery of generation gen should stop; s.mu
 // must be held.
-func (s *Session) stale(sub *subscription, gen uint64) bool {
-	return s.closed || sub.removed || sub.gen != gen
+func (s *Session) stale(sub *subscription, gen uint32) bool {
+	return s.closed || sub.gen != gen
 }
 
 // recover replays history into a recovering subscription until it has
 // caught up with the live frames buffered meanwhile. With reply set it
 // answers a subscribe first (subscribed, or snapshot_required then
 // subscribed); without, it fills a gap.
-func (s *Session) recover(sub *subscription, gen uint64, reply *subscribeReply) {
+func (s *Session) recover(sub *subscription, gen uint32, reply *subscribeReply) {
 	h := s.hub
 	idle := 0
 	for {
@@ -311,7 +315,7 @@ func (s *Session) answerSubscribe(sub *subscription, reply *subscribeReply, hist
 // recoveryFailed ends a subscription whose history could not be read:
 // a subscribe gets an error and no subscription; a gap fill closes the
 // connection so that the client reconnects and recovers.
-func (s *Session) recoveryFailed(sub *subscription, gen uint64, reply *subscribeReply) {
+func (s *Session) recoveryFailed(sub *subscription, gen uint32, reply *subscribeReply) {
 	s.mu.Lock()
 	if s.stale(sub, gen) {
 		s.mu.Unlock()

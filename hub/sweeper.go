@@ -41,7 +41,7 @@ func (s *Session) check(now time.Time) {
 		return
 	}
 	if s.identity == nil {
-		if nowMs-s.created >= cfg.AuthTimeout.Milliseconds() {
+		if nowMs-s.lastPing >= cfg.AuthTimeout.Milliseconds() {
 			s.closeLocked(protocol.CloseAuthFailed, "authentication timeout")
 		}
 		return

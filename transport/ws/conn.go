@@ -19,18 +19,17 @@ type conn struct {
 	ws   *websocket.Conn
 	nb   *nbio.Conn
 	sess *hub.Session
-	// ready is set once sess is; handlers that race the open wait for it.
-	ready atomic.Bool
 
 	// handed counts bytes given to nbio, written the bytes the socket
 	// took; the difference is what the client has not taken yet.
 	handed  atomic.Int64
 	written atomic.Int64
 
-	// closing is set once a close frame was sent or received; timer cuts
-	// the connection if the close handshake does not finish.
-	closing atomic.Bool
-	timer   atomic.Pointer[time.Timer]
+	// timer cuts the connection if the close handshake does not finish.
+	timer atomic.Pointer[time.Timer]
+	// ready is set once sess is; handlers that race the open wait for it.
+	// closing is set once a close frame was sent or received.
+	ready, closing atomic.Bool
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
