@@ -34,7 +34,10 @@ func TestTrimMemory(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); trimMemory(ctx, 10*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		defer close(done)
+		trimMemory(ctx, 10*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for heapFree() > before/2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
