@@ -219,11 +219,7 @@ func (h *Hub) leave(sub *subscription) {
 	c.mu.Lock()
 	was := int(sub.idx) < len(c.subs) && c.subs[sub.idx] == sub
 	if was {
-		last := len(c.subs) - 1
-		c.subs[sub.idx] = c.subs[last]
-		c.subs[sub.idx].idx = sub.idx
-		c.subs[last] = nil
-		c.subs = c.subs[:last]
+		c.subs = swapRemove(c.subs, int(sub.idx), func(m *subscription, i int) { m.idx = int32(i) })
 	}
 	empty := len(c.subs) == 0
 	c.mu.Unlock()
@@ -266,11 +262,7 @@ func (h *Hub) removeSession(s *Session) {
 	h.sessMu.Lock()
 	ok := int(s.slot) < len(h.sessions) && h.sessions[s.slot] == s
 	if ok {
-		last := len(h.sessions) - 1
-		h.sessions[s.slot] = h.sessions[last]
-		h.sessions[s.slot].slot = s.slot
-		h.sessions[last] = nil
-		h.sessions = h.sessions[:last]
+		h.sessions = swapRemove(h.sessions, int(s.slot), func(m *Session, i int) { m.slot = int32(i) })
 	}
 	left := len(h.sessions)
 	h.sessMu.Unlock()
@@ -296,6 +288,20 @@ func (h *Hub) sessionCount() int {
 	h.sessMu.Lock()
 	defer h.sessMu.Unlock()
 	return len(h.sessions)
+}
+
+// swapRemove removes s[i] by moving the last element into its place, and
+// tells moved where that element went, for slices whose elements know
+// their index.
+func swapRemove[T any](s []T, i int, moved func(T, int)) []T {
+	last := len(s) - 1
+	if i != last {
+		s[i] = s[last]
+		moved(s[i], i)
+	}
+	var zero T
+	s[last] = zero
+	return s[:last]
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

@@ -12,6 +12,9 @@ import (
 	"github.com/heraldrt/herald/protocol"
 )
 
+// errAuthFirst answers frames that need an authenticated connection.
+var errAuthFirst = &protocol.Error{Code: protocol.CodeUnauthorized, Message: "authenticate first: send an auth frame"}
+
 // publishTimeout bounds how long a publish may wait on the broker.
 const publishTimeout = 10 * time.Second
 
@@ -153,7 +156,7 @@ func (s *Session) handle(f *protocol.Frame) {
 	}
 	id := s.currentIdentity()
 	if id == nil {
-		s.sendError(&protocol.Error{Code: protocol.CodeUnauthorized, Message: "authenticate first: send an auth frame"}, f.ID, f.Channel)
+		s.sendError(errAuthFirst, f.ID, f.Channel)
 		return
 	}
 	switch f.Type {
@@ -205,18 +208,40 @@ func (s *Session) authenticate(f *protocol.Frame) {
 }
 
 func (s *Session) publish(id *herald.Identity, f *protocol.Frame) {
-	if !protocol.MatchAny(id.Channels, f.Channel) {
-		s.sendError(&protocol.Error{Code: protocol.CodeForbidden, Message: "the token does not grant publishing to this channel"}, f.ID, f.Channel)
+	if perr := mayPublish(id, f); perr != nil {
+		s.sendError(perr, f.ID, f.Channel)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
-	res, err := s.hub.broker.Publish(ctx, f.Channel, &herald.Publication{
-		ID: f.ID, Event: f.Event, Payload: f.Payload, From: id.UserID,
-	})
+	res, err := s.hub.broker.Publish(ctx, f.Channel, newPublication(id, f))
 	cancel()
+	s.mu.Lock()
+	s.queuePublished(f, res, err)
+	s.flushLocked()
+	s.mu.Unlock()
+}
+
+// mayPublish checks a publish against the identity; nil means allowed.
+func mayPublish(id *herald.Identity, f *protocol.Frame) *protocol.Error {
+	switch {
+	case id == nil:
+		return errAuthFirst
+	case !protocol.MatchAny(id.Channels, f.Channel):
+		return &protocol.Error{Code: protocol.CodeForbidden, Message: "the token does not grant publishing to this channel"}
+	}
+	return nil
+}
+
+func newPublication(id *herald.Identity, f *protocol.Frame) *herald.Publication {
+	return &herald.Publication{ID: f.ID, Event: f.Event, Payload: f.Payload, From: id.UserID}
+}
+
+// queuePublished queues the answer to a publish the broker was given: the
+// ack, or an error that asks for a retry. s.mu must be held.
+func (s *Session) queuePublished(f *protocol.Frame, res herald.PublishResult, err error) {
 	if err != nil {
 		s.hub.log.Error("publish failed", "channel", f.Channel, "err", err)
-		s.sendError(&protocol.Error{Code: protocol.CodeInternal, Message: "the publish was not stored; retry with the same id"}, f.ID, f.Channel)
+		s.queueError(&protocol.Error{Code: protocol.CodeInternal, Message: "the publish was not stored; retry with the same id"}, f.ID, f.Channel)
 		return
 	}
 	if res.Duplicate {
@@ -224,7 +249,7 @@ func (s *Session) publish(id *herald.Identity, f *protocol.Frame) {
 	} else {
 		s.hub.Stats.MessagesIn.Add(1)
 	}
-	s.send(protocol.AppendAck(nil, f.ID, f.Channel, res.Seq, res.Time))
+	s.queueJSON(protocol.AppendAck(nil, f.ID, f.Channel, res.Seq, res.Time))
 }
 
 // publishBatch publishes a run of publish frames with one broker call and
@@ -236,18 +261,15 @@ func (s *Session) publishBatch(batcher herald.BatchPublisher, frames []protocol.
 	var reqs []herald.PublishRequest
 	for i := range frames {
 		f := &frames[i]
-		switch perr := f.ValidateClient(); {
-		case perr != nil:
-			refused[i] = perr
-		case id == nil:
-			refused[i] = &protocol.Error{Code: protocol.CodeUnauthorized, Message: "authenticate first: send an auth frame"}
-		case !protocol.MatchAny(id.Channels, f.Channel):
-			refused[i] = &protocol.Error{Code: protocol.CodeForbidden, Message: "the token does not grant publishing to this channel"}
-		default:
-			reqs = append(reqs, herald.PublishRequest{Channel: f.Channel, Publication: &herald.Publication{
-				ID: f.ID, Event: f.Event, Payload: f.Payload, From: id.UserID,
-			}})
+		perr := f.ValidateClient()
+		if perr == nil {
+			perr = mayPublish(id, f)
 		}
+		if perr != nil {
+			refused[i] = perr
+			continue
+		}
+		reqs = append(reqs, herald.PublishRequest{Channel: f.Channel, Publication: newPublication(id, f)})
 	}
 	var resps []herald.PublishResponse
 	if len(reqs) > 0 {
@@ -266,17 +288,7 @@ func (s *Session) publishBatch(batcher herald.BatchPublisher, frames []protocol.
 		}
 		r := resps[next]
 		next++
-		if r.Err != nil {
-			s.hub.log.Error("publish failed", "channel", f.Channel, "err", r.Err)
-			s.queueError(&protocol.Error{Code: protocol.CodeInternal, Message: "the publish was not stored; retry with the same id"}, f.ID, f.Channel)
-			continue
-		}
-		if r.Duplicate {
-			s.hub.Stats.Duplicates.Add(1)
-		} else {
-			s.hub.Stats.MessagesIn.Add(1)
-		}
-		s.queueJSON(protocol.AppendAck(nil, f.ID, f.Channel, r.Seq, r.Time))
+		s.queuePublished(f, r.PublishResult, r.Err)
 	}
 	s.flushLocked()
 }
