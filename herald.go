@@ -43,18 +43,35 @@ type PublishResult struct {
 
 // HistoryRequest selects a range of a channel's log.
 type HistoryRequest struct {
-	// After selects publications with Seq > After.
+	// After selects publications with Seq > After, the oldest first.
 	After uint64
+	// Before, when not zero, selects publications with Seq < Before
+	// instead, the newest of them (still returned in Seq order): the page
+	// before a known position, for paging backwards. After is then
+	// ignored.
+	Before uint64
 	// Limit caps how many publications are returned. Zero returns none,
 	// which is how a caller asks for the stream position only.
 	Limit int
+}
+
+// Retention is how much of a channel's log is kept for replay and
+// history.
+type Retention struct {
+	// Age drops publications older than this; zero keeps them whatever
+	// their age.
+	Age time.Duration
+	// Count keeps at most this many publications; zero keeps none (the
+	// channel has no history: publications are delivered live only, while
+	// sequence numbers and dedupe work as always).
+	Count uint64
 }
 
 // History is a range of a channel's log together with the channel's
 // stream position at the time it was read.
 type History struct {
 	// Publications are in Seq order, gapless, all with Seq > the request's
-	// After.
+	// After (or < its Before).
 	Publications []*Publication
 	// Head is the Seq of the newest publication ever stored in the channel
 	// (0 if none).

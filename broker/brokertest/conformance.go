@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,8 @@ type Options struct {
 	// Clock is set for tests that move time; the broker must take its
 	// time from it.
 	Clock herald.Clock
+	// RetentionFor, when set, gives per-channel retention.
+	RetentionFor func(channel string) herald.Retention
 }
 
 // Harness makes brokers for the suite.
@@ -53,6 +56,8 @@ func Run(t *testing.T, h Harness) {
 		{"GaplessUnderConcurrentPublishers", testGapless},
 		{"OrderPerPublisher", testOrderPerPublisher},
 		{"HistoryRanges", testHistoryRanges},
+		{"HistoryBackwards", testHistoryBefore},
+		{"NoHistoryChannel", testNoHistory},
 		{"DedupeByID", testDedupe},
 		{"DedupeConcurrentRetries", testDedupeConcurrent},
 		{"DedupeWindowExpires", testDedupeWindow},
@@ -566,5 +571,68 @@ func testBatch(t *testing.T, h Harness) {
 			t.Fatalf("%s holds %d, want %d", ch, len(got.Publications), n)
 		}
 		checkRun(t, got.Publications, 1)
+	}
+}
+
+func testHistoryBefore(t *testing.T, h Harness) {
+	b, _ := newBroker(t, h, Options{})
+	for i := 1; i <= 10; i++ {
+		publish(t, b, "conf.back", fmt.Sprint(i))
+	}
+	tests := []struct {
+		name     string
+		before   uint64
+		limit    int
+		first, n int
+		wantHead uint64
+	}{
+		{"page before 8", 8, 3, 5, 3, 10},
+		{"reaches the start", 3, 10, 1, 2, 10},
+		{"before the first", 1, 10, 0, 0, 10},
+		{"past the head", 99, 2, 9, 2, 10},
+		{"just past the head", 11, 4, 7, 4, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := b.History(context.Background(), "conf.back", herald.HistoryRequest{Before: tt.before, Limit: tt.limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Head != tt.wantHead || len(got.Publications) != tt.n {
+				t.Fatalf("head %d, %d publications; want %d and %d", got.Head, len(got.Publications), tt.wantHead, tt.n)
+			}
+			if tt.n > 0 {
+				checkRun(t, got.Publications, uint64(tt.first))
+			}
+		})
+	}
+}
+
+func testNoHistory(t *testing.T, h Harness) {
+	b, rec := newBroker(t, h, Options{RetentionFor: func(ch string) herald.Retention {
+		if strings.HasPrefix(ch, "conf.live.") {
+			return herald.Retention{}
+		}
+		return herald.Retention{Age: time.Hour, Count: 1000}
+	}})
+	if err := b.Subscribe(context.Background(), "conf.live.1"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if res := publish(t, b, "conf.live.1", fmt.Sprint(i)); res.Seq != uint64(i) {
+			t.Fatalf("publish %d got seq %d", i, res.Seq)
+		}
+	}
+	if res := publish(t, b, "conf.live.1", "2"); !res.Duplicate || res.Seq != 2 {
+		t.Fatalf("a retry on a channel without history got %+v, want the first ack", res)
+	}
+	checkRun(t, rec.Wait("conf.live.1", 3, waitFor), 1)
+	got := history(t, b, "conf.live.1", 0, 10)
+	if len(got.Publications) != 0 || got.Head != 3 || got.Oldest != 4 {
+		t.Fatalf("history of a channel without history: %d publications, head %d, oldest %d; want 0, 3, 4", len(got.Publications), got.Head, got.Oldest)
+	}
+	publish(t, b, "conf.kept", "1")
+	if got := history(t, b, "conf.kept", 0, 10); len(got.Publications) != 1 {
+		t.Fatalf("a channel with history kept %d", len(got.Publications))
 	}
 }

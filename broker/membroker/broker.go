@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,11 @@ type Config struct {
 	// RetentionCount keeps at most this many publications per channel.
 	// Zero means 100,000.
 	RetentionCount uint64
+	// RetentionFor, when set, gives each channel's retention instead of
+	// RetentionAge and RetentionCount (per namespace, say). A Count of
+	// zero keeps no history for the channel: its publications are
+	// delivered but not stored.
+	RetentionFor func(channel string) herald.Retention
 	// DedupeWindow is how long a publication id is remembered. Zero means
 	// 10 minutes.
 	DedupeWindow time.Duration
@@ -82,6 +88,10 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.RetentionFor == nil {
+		def := herald.Retention{Age: c.RetentionAge, Count: c.RetentionCount}
+		c.RetentionFor = func(string) herald.Retention { return def }
 	}
 }
 
@@ -258,20 +268,28 @@ func (b *Broker) History(_ context.Context, channel string, req herald.HistoryRe
 		return herald.History{}, err
 	}
 	h := herald.History{Head: st.head.Load(), Oldest: st.oldest.Load()}
-	start := max(req.After+1, h.Oldest)
-	if req.Limit <= 0 || start > h.Head {
+	start, end := max(req.After+1, h.Oldest), h.Head // inclusive
+	backward := req.Before > 0
+	if backward {
+		start, end = h.Oldest, min(req.Before-1, h.Head)
+	}
+	if req.Limit <= 0 || start > end || end == 0 {
 		return h, nil
 	}
 	it, err := b.db.NewIter(&pebble.IterOptions{
 		LowerBound: messageKey(nil, channel, start),
-		UpperBound: messageKey(nil, channel, h.Head+1),
+		UpperBound: messageKey(nil, channel, end+1),
 	})
 	if err != nil {
 		return herald.History{}, fmt.Errorf("membroker: history: %w", err)
 	}
 	defer it.Close()
 	prefix := len(channel) + 2
-	for ok := it.First(); ok && len(h.Publications) < req.Limit; ok = it.Next() {
+	first, next := it.First, it.Next
+	if backward {
+		first, next = it.Last, it.Prev
+	}
+	for ok := first(); ok && len(h.Publications) < req.Limit; ok = next() {
 		k := it.Key()
 		seq := beUint64(k[prefix:])
 		v, err := it.ValueAndErr()
@@ -286,6 +304,10 @@ func (b *Broker) History(_ context.Context, channel string, req herald.HistoryRe
 	}
 	if err := it.Error(); err != nil {
 		return herald.History{}, fmt.Errorf("membroker: history: %w", err)
+	}
+	if backward {
+		slices.Reverse(h.Publications)
+		return h, nil
 	}
 	// Retention may have trimmed the range between reading the position
 	// and iterating; report the oldest actually seen so that callers never

@@ -19,6 +19,7 @@ func config(dir string, opts brokertest.Options) Config {
 		RetentionAge:   opts.RetentionAge,
 		DedupeWindow:   opts.DedupeWindow,
 		Clock:          opts.Clock,
+		RetentionFor:   opts.RetentionFor,
 	}
 }
 

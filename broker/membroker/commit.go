@@ -78,6 +78,9 @@ type touched struct {
 	prevTime  int64
 	newOldest uint64
 	pubs      []*herald.Publication
+	// noHistory marks a channel that keeps no history: its publications
+	// are not stored, and oldest follows head.
+	noHistory bool
 }
 
 func (b *Broker) commit(batch []request) {
@@ -103,7 +106,8 @@ func (b *Broker) commit(batch []request) {
 		if err != nil {
 			return nil, err
 		}
-		t := &touched{st: st, prevNext: st.next, prevTime: st.lastTime, newOldest: st.oldest.Load()}
+		t := &touched{st: st, prevNext: st.next, prevTime: st.lastTime, newOldest: st.oldest.Load(),
+			noHistory: b.cfg.RetentionFor(ch).Count == 0}
 		chans[ch] = t
 		order = append(order, ch)
 		return t, nil
@@ -139,8 +143,10 @@ func (b *Broker) commit(batch []request) {
 			p.Time = max(now, st.lastTime)
 			st.next++
 			st.lastTime = p.Time
-			keyBuf = messageKey(keyBuf[:0], r.channel, p.Seq)
-			_ = wb.Set(keyBuf, encodePublication(p), nil)
+			if !t.noHistory {
+				keyBuf = messageKey(keyBuf[:0], r.channel, p.Seq)
+				_ = wb.Set(keyBuf, encodePublication(p), nil)
+			}
 			var dv [16]byte
 			binary.BigEndian.PutUint64(dv[:8], p.Seq)
 			binary.BigEndian.PutUint64(dv[8:], uint64(p.Time))
@@ -169,6 +175,9 @@ func (b *Broker) commit(batch []request) {
 	}
 	for _, ch := range order {
 		t := chans[ch]
+		if t.noHistory {
+			t.newOldest = t.st.next
+		}
 		_ = wb.Set(metaKey(ch), encodeMeta(t.st.next-1, t.newOldest), nil)
 	}
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/heraldrt/herald"
 )
 
 // backgroundLoop runs retention and dedupe expiry every RetentionInterval
@@ -53,7 +55,6 @@ func (b *Broker) backgroundLoop() {
 // at any time.
 func (b *Broker) RunRetention(ctx context.Context) error {
 	now := b.cfg.Clock.Now().UnixMilli()
-	cutoff := now - b.cfg.RetentionAge.Milliseconds()
 	it, err := b.db.NewIter(&pebble.IterOptions{
 		LowerBound: []byte{prefixMeta},
 		UpperBound: []byte{prefixMeta + 1},
@@ -74,7 +75,7 @@ func (b *Broker) RunRetention(ctx context.Context) error {
 			it.Close()
 			return fmt.Errorf("membroker: retention %s: %w", channel, err)
 		}
-		to, err := b.retainFrom(channel, head, oldest, cutoff)
+		to, err := b.retainFrom(channel, head, oldest, now, b.cfg.RetentionFor(channel))
 		if err != nil {
 			it.Close()
 			return err
@@ -100,15 +101,16 @@ func (b *Broker) RunRetention(ctx context.Context) error {
 }
 
 // retainFrom returns the oldest seq the channel should keep: past the
-// count limit, and past every publication older than cutoff (ms).
-func (b *Broker) retainFrom(channel string, head, oldest uint64, cutoff int64) (uint64, error) {
+// count limit, and past every publication older than the age limit.
+func (b *Broker) retainFrom(channel string, head, oldest uint64, now int64, r herald.Retention) (uint64, error) {
 	to := oldest
-	if n := b.cfg.RetentionCount; head >= n && head-n+1 > to {
-		to = head - n + 1
+	if n := r.Count; head+1 >= n && head+1-n > to {
+		to = head + 1 - n
 	}
-	if to > head {
+	if to > head || r.Age <= 0 {
 		return to, nil
 	}
+	cutoff := now - r.Age.Milliseconds()
 	// Times never decrease with seq: binary-search the first publication
 	// at or after the cutoff in [to, head]. Most channels stop at the
 	// first probe.
