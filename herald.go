@@ -2,6 +2,7 @@ package herald
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -132,6 +133,9 @@ type Identity struct {
 	Channels []string
 	// ExpiresAt is when the credential stops being valid.
 	ExpiresAt time.Time
+	// Info is the token's `info` claim, shown to others in presence; nil
+	// if absent.
+	Info json.RawMessage
 }
 
 // Clock tells the time. The hub and brokers take one so that tests can

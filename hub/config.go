@@ -38,6 +38,40 @@ type Config struct {
 	// SweepInterval is how often heartbeats, auth deadlines and token
 	// expiry are checked. Zero means 1s.
 	SweepInterval time.Duration
+	// TokenExpiryGrace is how long after its token expired a connection
+	// that did not refresh is closed with 4001. Zero means 5s.
+	TokenExpiryGrace time.Duration
+
+	// Namespaces are the channel policies; the zero value gives every
+	// namespace the defaults.
+	Namespaces Namespaces
+	// Hooks, when set, let the app backend decide and observe (webhooks).
+	Hooks Hooks
+	// ConnectHook asks Hooks.Connect before a first auth_ok.
+	ConnectHook bool
+	// HookTimeout bounds one hook decision. Zero means 3s.
+	HookTimeout time.Duration
+
+	// MaxFrameRate and MaxFrameBurst bound the frames a connection sends
+	// per second (a batch counts each frame). Frames past them get
+	// rate_limited; a client that keeps on is closed with 4029. Zero
+	// means 1000/s with a burst of 2000: far above what an app's client
+	// sends, well below a flood.
+	MaxFrameRate  float64
+	MaxFrameBurst int
+	// PublishRate and PublishBurst are each connection's default publish
+	// limits per namespace, per second (rate_limited past them). Zero
+	// means 1000/s with a burst of 2000, which suits backends that publish
+	// over WebSocket; set a namespace's own limits for end users (a chat
+	// user rarely needs more than a few per second).
+	PublishRate  float64
+	PublishBurst int
+	// MaxSubscriptions bounds a connection's subscriptions (too_large).
+	// Zero means 1000.
+	MaxSubscriptions int
+	// MaxConnectionsPerUser closes a user's further connections with 1008.
+	// Zero means 100; negative means no limit.
+	MaxConnectionsPerUser int
 	// Clock tells the time. Nil means the system clock.
 	Clock herald.Clock
 	// Logger receives the hub's logs. Nil means slog.Default().
@@ -57,6 +91,26 @@ func (c *Config) setDefaults() {
 	def(&c.ReplayStall, 30*time.Second)
 	def(&c.CloseGrace, 5*time.Second)
 	def(&c.SweepInterval, time.Second)
+	def(&c.TokenExpiryGrace, 5*time.Second)
+	def(&c.HookTimeout, 3*time.Second)
+	if c.MaxFrameRate <= 0 {
+		c.MaxFrameRate = 1000
+	}
+	if c.MaxFrameBurst <= 0 {
+		c.MaxFrameBurst = 2000
+	}
+	if c.PublishRate <= 0 {
+		c.PublishRate = 1000
+	}
+	if c.PublishBurst <= 0 {
+		c.PublishBurst = 2000
+	}
+	if c.MaxSubscriptions <= 0 {
+		c.MaxSubscriptions = 1000
+	}
+	if c.MaxConnectionsPerUser == 0 {
+		c.MaxConnectionsPerUser = 100
+	}
 	if c.MaxQueueBytes <= 0 {
 		c.MaxQueueBytes = 1 << 20
 	}

@@ -23,4 +23,6 @@ type Conn interface {
 	// Abort cuts the connection at once, without a close handshake, for a
 	// peer that is gone.
 	Abort()
+	// RemoteAddr returns the client's network address, for hooks and logs.
+	RemoteAddr() string
 }

@@ -23,10 +23,11 @@ func (c *countConn) Write(frames []*Frame) (int, error) {
 	}
 	return 0, nil
 }
-func (c *countConn) Pending() int      { return 0 }
-func (c *countConn) Ping() error       { return nil }
-func (c *countConn) Close(int, string) { go c.sess.Closed() }
-func (c *countConn) Abort()            { go c.sess.Closed() }
+func (c *countConn) Pending() int       { return 0 }
+func (c *countConn) Ping() error        { return nil }
+func (c *countConn) Close(int, string)  { go c.sess.Closed() }
+func (c *countConn) Abort()             { go c.sess.Closed() }
+func (c *countConn) RemoteAddr() string { return "bench" }
 
 // BenchmarkFanout measures the hub's cost per delivery: one publication to
 // a channel with many local subscribers, encoded once and queued and

@@ -38,6 +38,8 @@ type Hub struct {
 	// slots costs a word per session where a map costs several.
 	sessMu   sync.Mutex
 	sessions []*Session
+	// users counts each user's authenticated connections.
+	users map[string]int32
 
 	draining atomic.Bool
 	stop     chan struct{}
@@ -80,6 +82,7 @@ func New(cfg Config, broker herald.Broker, auth herald.Authenticator) *Hub {
 		clock:    cfg.Clock,
 		idPrefix: newIDPrefix(),
 		channels: make(map[string]*channel),
+		users:    make(map[string]int32),
 		stop:     make(chan struct{}),
 		allGone:  make(chan struct{}, 1),
 	}

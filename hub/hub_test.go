@@ -62,7 +62,8 @@ func (c *recConn) Close(code int, _ string) {
 	c.mu.Unlock()
 	c.end()
 }
-func (c *recConn) Abort() { c.mu.Lock(); c.abort = true; c.mu.Unlock(); c.end() }
+func (c *recConn) Abort()             { c.mu.Lock(); c.abort = true; c.mu.Unlock(); c.end() }
+func (c *recConn) RemoteAddr() string { return "test" }
 
 func (c *recConn) types() []string {
 	c.mu.Lock()
@@ -88,7 +89,7 @@ func newBenchHub(t testing.TB, clock *fakeClock) *Hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := New(Config{Clock: clock, SweepInterval: time.Hour}, b, v)
+	h := New(Config{Clock: clock, SweepInterval: time.Hour, TokenExpiryGrace: time.Millisecond}, b, v)
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

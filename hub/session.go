@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"sync"
@@ -9,11 +8,9 @@ import (
 	"time"
 
 	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/internal/ratelimit"
 	"github.com/heraldrt/herald/protocol"
 )
-
-// errAuthFirst answers frames that need an authenticated connection.
-var errAuthFirst = &protocol.Error{Code: protocol.CodeUnauthorized, Message: "authenticate first: send an auth frame"}
 
 // publishTimeout bounds how long a publish may wait on the broker.
 const publishTimeout = 10 * time.Second
@@ -39,10 +36,19 @@ type Session struct {
 	subs     []*subscription  // few per session: a slice is smaller than a map
 	out      []*Frame         // queued, not yet written
 	// slot is the session's index in Hub.sessions, guarded by Hub.sessMu.
-	slot   int32
-	warned bool // token_expiring sent for this identity
-	closed bool // closing: nothing more is queued or written
-	ended  bool // the transport reported the end; cleaned up
+	slot int32
+	// closeCode is the close code of the connection's end: the server's,
+	// or the client's (ClientClosed), or 1006 for a cut connection.
+	closeCode int16
+	// refused counts frames refused in a row for their rate; frames is
+	// the connection's frame bucket, pubLimits its publish buckets per
+	// namespace (made on first publish). The handler goroutine owns them.
+	refused   uint16
+	frames    ratelimit.Bucket
+	pubLimits map[string]*ratelimit.Bucket
+	warned    bool // token_expiring sent for this identity
+	closed    bool // closing: nothing more is queued or written
+	ended     bool // the transport reported the end; cleaned up
 }
 
 // NewSession starts a session for a new connection. If the hub is
@@ -80,6 +86,9 @@ func (s *Session) HandleMessage(data []byte) {
 		s.sendError(asProtocolError(err), "", "")
 		return
 	}
+	if !s.allowFrames(len(frames)) {
+		return
+	}
 	batcher, _ := s.hub.broker.(herald.BatchPublisher)
 	for i := 0; i < len(frames); {
 		if s.isClosed() {
@@ -95,15 +104,6 @@ func (s *Session) HandleMessage(data []byte) {
 		s.handle(&frames[i])
 		i++
 	}
-}
-
-// publishRun returns the end of the run of publish frames starting at i.
-func publishRun(frames []protocol.Frame, i int) int {
-	j := i
-	for j < len(frames) && frames[j].Type == protocol.TypePublish {
-		j++
-	}
-	return j
 }
 
 // HandleBinary answers a binary frame, which the protocol does not use.
@@ -127,170 +127,42 @@ func (s *Session) Closed() {
 		sub.gen = 0
 	}
 	s.out = nil
-	authed := s.identity != nil
+	id := s.identity
+	code := s.closeCode
 	s.mu.Unlock()
 	for _, sub := range subs {
 		s.hub.leave(sub)
 	}
-	if authed {
+	if id != nil {
 		s.hub.Stats.Authenticated.Add(-1)
+		s.hub.removeUser(id.UserID)
+		if hooks := s.hub.cfg.Hooks; hooks != nil {
+			info := s.clientInfo(id)
+			for _, sub := range subs {
+				hooks.Unsubscribed(info, sub.channel)
+			}
+			if code == 0 {
+				code = protocol.CloseAbnormal
+			}
+			hooks.Disconnected(info, int(code))
+		}
 	}
 	s.hub.removeSession(s)
 }
 
-func (s *Session) handle(f *protocol.Frame) {
-	if perr := f.ValidateClient(); perr != nil {
-		s.mu.Lock()
-		s.queueRefusal(perr, f)
-		s.flushLocked()
-		s.mu.Unlock()
-		return
-	}
-	switch f.Type {
-	case protocol.TypeAuth:
-		s.authenticate(f)
-		return
-	case protocol.TypePing:
-		s.send(protocol.AppendPong(nil, f.ID, s.hub.clock.Now().UnixMilli()))
-		return
-	}
-	id := s.currentIdentity()
-	if id == nil {
-		s.sendError(errAuthFirst, f.ID, f.Channel)
-		return
-	}
-	switch f.Type {
-	case protocol.TypeSubscribe:
-		s.subscribe(id, f)
-	case protocol.TypeUnsubscribe:
-		s.unsubscribe(f)
-	case protocol.TypePublish:
-		s.publish(id, f)
-	}
-}
-
-func (s *Session) authenticate(f *protocol.Frame) {
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
-	ident, err := s.hub.auth.Authenticate(ctx, f.Token)
-	cancel()
+// ClientClosed records the close code the client sent; the transport
+// calls it when the client starts the close handshake.
+func (s *Session) ClientClosed(code int) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
+	if s.closeCode == 0 {
+		s.closeCode = int16(code)
 	}
-	prev := s.identity
-	if err != nil {
-		s.hub.Stats.AuthFailures.Add(1)
-		msg := err.Error()
-		if errors.Is(err, herald.ErrTokenExpired) {
-			msg = "token expired"
-		}
-		s.queueError(&protocol.Error{Code: protocol.CodeUnauthorized, Message: msg}, f.ID, "")
-		s.flushLocked()
-		if prev == nil {
-			s.closeLocked(protocol.CloseAuthFailed, "authentication failed")
-		}
-		return
-	}
-	if prev != nil && prev.UserID != ident.UserID {
-		s.queueError(&protocol.Error{Code: protocol.CodeForbidden, Message: "a refreshed token must name the same user"}, f.ID, "")
-		s.flushLocked()
-		s.closeLocked(protocol.CloseForbidden, "user changed")
-		return
-	}
-	s.identity = &ident
-	s.warned = false
-	if prev == nil {
-		s.hub.Stats.Authenticated.Add(1)
-	}
-	s.queueJSON(protocol.AppendAuthOK(nil, f.ID, s.ID(), ident.UserID, ident.ExpiresAt.UnixMilli()))
-	s.flushLocked()
-}
-
-func (s *Session) publish(id *herald.Identity, f *protocol.Frame) {
-	if perr := mayPublish(id, f); perr != nil {
-		s.sendError(perr, f.ID, f.Channel)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
-	res, err := s.hub.broker.Publish(ctx, f.Channel, newPublication(id, f))
-	cancel()
-	s.mu.Lock()
-	s.queuePublished(f, res, err)
-	s.flushLocked()
 	s.mu.Unlock()
 }
 
-// mayPublish checks a publish against the identity; nil means allowed.
-func mayPublish(id *herald.Identity, f *protocol.Frame) *protocol.Error {
-	switch {
-	case id == nil:
-		return errAuthFirst
-	case !protocol.MatchAny(id.Channels, f.Channel):
-		return &protocol.Error{Code: protocol.CodeForbidden, Message: "the token does not grant publishing to this channel"}
-	}
-	return nil
-}
-
-func newPublication(id *herald.Identity, f *protocol.Frame) *herald.Publication {
-	return &herald.Publication{ID: f.ID, Event: f.Event, Payload: f.Payload, From: id.UserID}
-}
-
-// queuePublished queues the answer to a publish the broker was given: the
-// ack, or an error that asks for a retry. s.mu must be held.
-func (s *Session) queuePublished(f *protocol.Frame, res herald.PublishResult, err error) {
-	if err != nil {
-		s.hub.log.Error("publish failed", "channel", f.Channel, "err", err)
-		s.queueError(&protocol.Error{Code: protocol.CodeInternal, Message: "the publish was not stored; retry with the same id"}, f.ID, f.Channel)
-		return
-	}
-	if res.Duplicate {
-		s.hub.Stats.Duplicates.Add(1)
-	} else {
-		s.hub.Stats.MessagesIn.Add(1)
-	}
-	s.queueJSON(protocol.AppendAck(nil, f.ID, f.Channel, res.Seq, res.Time))
-}
-
-// publishBatch publishes a run of publish frames with one broker call and
-// answers each in order: an error for the ones refused before the broker,
-// an ack or an error for the others.
-func (s *Session) publishBatch(batcher herald.BatchPublisher, frames []protocol.Frame) {
-	id := s.currentIdentity()
-	refused := make([]*protocol.Error, len(frames))
-	var reqs []herald.PublishRequest
-	for i := range frames {
-		f := &frames[i]
-		perr := f.ValidateClient()
-		if perr == nil {
-			perr = mayPublish(id, f)
-		}
-		if perr != nil {
-			refused[i] = perr
-			continue
-		}
-		reqs = append(reqs, herald.PublishRequest{Channel: f.Channel, Publication: newPublication(id, f)})
-	}
-	var resps []herald.PublishResponse
-	if len(reqs) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
-		resps = batcher.PublishBatch(ctx, reqs)
-		cancel()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	next := 0
-	for i := range frames {
-		f := &frames[i]
-		if perr := refused[i]; perr != nil {
-			s.queueRefusal(perr, f)
-			continue
-		}
-		r := resps[next]
-		next++
-		s.queuePublished(f, r.PublishResult, r.Err)
-	}
-	s.flushLocked()
+// clientInfo describes the session to hooks.
+func (s *Session) clientInfo(id *herald.Identity) ClientInfo {
+	return ClientInfo{ConnectionID: s.ID(), UserID: id.UserID, Info: id.Info, RemoteAddr: s.conn.RemoteAddr()}
 }
 
 func (s *Session) currentIdentity() *herald.Identity {
@@ -410,6 +282,7 @@ func (s *Session) closeLocked(code int, reason string) {
 		return
 	}
 	s.closed = true
+	s.closeCode = int16(code)
 	s.out = nil
 	s.conn.Close(code, reason)
 }
@@ -421,6 +294,9 @@ func (s *Session) abort() {
 }
 
 func (s *Session) abortLocked() {
+	if !s.closed {
+		s.closeCode = protocol.CloseAbnormal
+	}
 	s.closed = true
 	s.out = nil
 	s.conn.Abort()

@@ -119,8 +119,8 @@ func (sub *subscription) deliver(frames []*Frame) bool {
 }
 
 func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
-	if !protocol.MatchAny(id.Channels, f.Channel) {
-		s.sendError(&protocol.Error{Code: protocol.CodeForbidden, Message: "the token does not grant this channel"}, f.ID, f.Channel)
+	if perr := s.admitSubscribe(id, f.Channel); perr != nil {
+		s.sendError(perr, f.ID, f.Channel)
 		return
 	}
 	s.mu.Lock()
@@ -130,6 +130,12 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 	}
 	sub := s.find(f.Channel)
 	isNew := sub == nil
+	if isNew && len(s.subs) >= s.hub.cfg.MaxSubscriptions {
+		s.queueError(protocol.Errorf(protocol.CodeTooLarge, "at most %d subscriptions per connection", s.hub.cfg.MaxSubscriptions), f.ID, f.Channel)
+		s.flushLocked()
+		s.mu.Unlock()
+		return
+	}
 	if isNew {
 		sub = &subscription{sess: s, channel: f.Channel}
 		s.subs = append(s.subs, sub)
@@ -187,8 +193,35 @@ func (s *Session) unsubscribe(f *protocol.Frame) {
 	s.drop(sub)
 	s.queueJSON(protocol.AppendUnsubscribed(nil, f.ID, f.Channel))
 	s.flushLocked()
+	id := s.identity
 	s.mu.Unlock()
 	s.hub.leave(sub)
+	if hooks := s.hub.cfg.Hooks; hooks != nil && id != nil {
+		hooks.Unsubscribed(s.clientInfo(id), f.Channel)
+	}
+}
+
+// admitSubscribe decides whether the identity may subscribe to channel:
+// the app backend's hook for namespaces that have one, else the token
+// (its own user channel, or its patterns; never another user's channel).
+func (s *Session) admitSubscribe(id *herald.Identity, channel string) *protocol.Error {
+	h := s.hub
+	if h.cfg.Hooks != nil && h.cfg.Namespaces.Lookup(channel).SubscribeHook {
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.HookTimeout)
+		defer cancel()
+		if err := h.cfg.Hooks.Subscribe(ctx, s.clientInfo(id), channel); err != nil {
+			perr, _ := hookRefusal(err)
+			return perr
+		}
+		return nil
+	}
+	if !h.grantedByToken(id, channel) {
+		if protocol.Namespace(channel) == UserNamespace {
+			return &protocol.Error{Code: protocol.CodeForbidden, Message: "a user channel is its user's alone"}
+		}
+		return &protocol.Error{Code: protocol.CodeForbidden, Message: "the token does not grant this channel"}
+	}
+	return nil
 }
 
 // stale reports whether a recovery of generation gen should stop; s.mu

@@ -67,7 +67,7 @@ func (s *Session) check(now time.Time) {
 	}
 	if exp := s.identity.ExpiresAt; !exp.IsZero() {
 		switch {
-		case !now.Before(exp):
+		case !now.Before(exp.Add(cfg.TokenExpiryGrace)):
 			s.queueError(&protocol.Error{Code: protocol.CodeUnauthorized, Message: "token expired"}, "", "")
 			s.flushLocked()
 			s.closeLocked(protocol.CloseAuthFailed, "token expired")

@@ -76,6 +76,10 @@ const (
 	// CloseRateLimited: the client sent faster than allowed. Reconnect
 	// after a backoff.
 	CloseRateLimited = 4029
+
+	// CloseAbnormal is what a peer reports when a connection ended without
+	// a close frame. The server never sends it; it appears in reports.
+	CloseAbnormal = 1006
 )
 
 // CloseCodes lists every close code with its reason text, for the close

@@ -58,7 +58,7 @@ func lifeSilent(t *testing.T, tr Transport) {
 
 func lifeExpiry(t *testing.T, tr Transport) {
 	srv := testserver.Start(t, testserver.Options{Hub: hub.Config{
-		TokenExpiryWarning: time.Second, SweepInterval: 50 * time.Millisecond,
+		TokenExpiryWarning: time.Second, TokenExpiryGrace: 300 * time.Millisecond, SweepInterval: 50 * time.Millisecond,
 	}})
 	c := dial(t, tr, srv)
 	c.send(map[string]any{"type": "auth", "token": testserver.TokenTTL(t, "alice", 2*time.Second, "chat.>")})

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/internal/testserver"
 	"github.com/heraldrt/herald/protocol"
 )
@@ -16,7 +17,8 @@ import (
 // receive exactly 1..10,000, in order, across all its connections.
 func runSeam(t *testing.T, tr Transport) {
 	const total = 10_000
-	srv := testserver.Start(t, testserver.Options{})
+	// The publisher is a backend pushing as fast as it can.
+	srv := testserver.Start(t, testserver.Options{Hub: hub.Config{PublishRate: 1e6, PublishBurst: 1e6, MaxFrameRate: 1e6, MaxFrameBurst: 1e6}})
 	pub := login(t, tr, srv, "pub", "seam.>")
 	published := make(chan error, 1)
 	go func() { published <- publishBatches(pub, "seam.1", total, 50) }()

@@ -90,9 +90,18 @@ func (c *conn) Abort() {
 	_ = c.nb.Close()
 }
 
+// RemoteAddr implements hub.Conn.
+func (c *conn) RemoteAddr() string {
+	if a := c.nb.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
 // closeReceived handles the client's close frame: answer it if the client
 // started the close handshake, then cut the connection.
 func (c *conn) closeReceived(code int) {
+	c.sess.ClientClosed(code)
 	if !c.closing.Swap(true) {
 		if code == 1005 { // no status code was sent
 			_, _ = c.writeRaw(appendFrame(nil, opClose, nil))

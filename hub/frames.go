@@ -1,0 +1,170 @@
+package hub
+
+import (
+	"context"
+	"errors"
+
+	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/protocol"
+)
+
+// errAuthFirst answers frames that need an authenticated connection.
+var errAuthFirst = &protocol.Error{Code: protocol.CodeUnauthorized, Message: "authenticate first: send an auth frame"}
+
+// handle handles one decoded client frame.
+func (s *Session) handle(f *protocol.Frame) {
+	if perr := f.ValidateClient(); perr != nil {
+		s.mu.Lock()
+		s.queueRefusal(perr, f)
+		s.flushLocked()
+		s.mu.Unlock()
+		return
+	}
+	switch f.Type {
+	case protocol.TypeAuth:
+		s.authenticate(f)
+		return
+	case protocol.TypePing:
+		s.send(protocol.AppendPong(nil, f.ID, s.hub.clock.Now().UnixMilli()))
+		return
+	}
+	id := s.currentIdentity()
+	if id == nil {
+		s.sendError(errAuthFirst, f.ID, f.Channel)
+		return
+	}
+	switch f.Type {
+	case protocol.TypeSubscribe:
+		s.subscribe(id, f)
+	case protocol.TypeUnsubscribe:
+		s.unsubscribe(f)
+	case protocol.TypePublish:
+		s.publish(id, f)
+	}
+}
+
+// authenticate handles an auth frame: the first one authenticates the
+// connection, a later one refreshes its token.
+func (s *Session) authenticate(f *protocol.Frame) {
+	h := s.hub
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.HookTimeout)
+	defer cancel()
+	ident, err := h.auth.Authenticate(ctx, f.Token)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	prev := s.identity
+	switch {
+	case err != nil:
+		h.Stats.AuthFailures.Add(1)
+		msg := err.Error()
+		if errors.Is(err, herald.ErrTokenExpired) {
+			msg = "token expired"
+		}
+		s.queueError(&protocol.Error{Code: protocol.CodeUnauthorized, Message: msg}, f.ID, "")
+		s.flushLocked()
+		if prev == nil {
+			s.closeLocked(protocol.CloseAuthFailed, "authentication failed")
+		}
+		s.mu.Unlock()
+		return
+	case prev != nil && prev.UserID != ident.UserID:
+		s.queueError(&protocol.Error{Code: protocol.CodeForbidden, Message: "a refreshed token must name the same user"}, f.ID, "")
+		s.flushLocked()
+		s.closeLocked(protocol.CloseForbidden, "user changed")
+		s.mu.Unlock()
+		return
+	case prev != nil:
+		s.refresh(&ident, f.ID)
+		return
+	}
+	s.mu.Unlock()
+
+	// A first auth: the user's connection limit, then the app backend.
+	if !h.addUser(ident.UserID) {
+		s.mu.Lock()
+		s.queueError(&protocol.Error{Code: protocol.CodeForbidden, Message: "too many connections for this user"}, f.ID, "")
+		s.flushLocked()
+		s.closeLocked(protocol.ClosePolicy, "too many connections for this user")
+		s.mu.Unlock()
+		return
+	}
+	if h.cfg.Hooks != nil && h.cfg.ConnectHook {
+		if err := h.cfg.Hooks.Connect(ctx, s.clientInfo(&ident)); err != nil {
+			h.removeUser(ident.UserID)
+			perr, code := hookRefusal(err)
+			s.mu.Lock()
+			s.queueError(perr, f.ID, "")
+			s.flushLocked()
+			s.closeLocked(code, protocol.CloseCodes[code])
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		h.removeUser(ident.UserID)
+		return
+	}
+	s.identity = &ident
+	s.warned = false
+	h.Stats.Authenticated.Add(1)
+	s.queueJSON(protocol.AppendAuthOK(nil, f.ID, s.ID(), ident.UserID, ident.ExpiresAt.UnixMilli()))
+	s.flushLocked()
+}
+
+// refresh takes a refreshed token of the same user: subscriptions the new
+// token no longer grants end with forbidden and unsubscribed. s.mu must be
+// held; refresh releases it.
+func (s *Session) refresh(ident *herald.Identity, ref string) {
+	s.identity = ident
+	s.warned = false
+	s.queueJSON(protocol.AppendAuthOK(nil, ref, s.ID(), ident.UserID, ident.ExpiresAt.UnixMilli()))
+	var lost []*subscription
+	for i := 0; i < len(s.subs); {
+		sub := s.subs[i]
+		if s.hub.grantedByToken(ident, sub.channel) || s.hub.cfg.Namespaces.Lookup(sub.channel).SubscribeHook {
+			i++
+			continue
+		}
+		s.drop(sub)
+		lost = append(lost, sub)
+		s.queueError(&protocol.Error{Code: protocol.CodeForbidden, Message: "the refreshed token no longer grants this channel"}, "", sub.channel)
+		s.queueJSON(protocol.AppendUnsubscribed(nil, "", sub.channel))
+	}
+	s.flushLocked()
+	s.mu.Unlock()
+	for _, sub := range lost {
+		s.hub.leave(sub)
+		if hooks := s.hub.cfg.Hooks; hooks != nil {
+			hooks.Unsubscribed(s.clientInfo(ident), sub.channel)
+		}
+	}
+}
+
+// grantedByToken reports whether the identity may subscribe to channel by
+// its token alone: its own user channel, or a pattern that matches. Other
+// users' channels are never granted, whatever the patterns say.
+func (h *Hub) grantedByToken(id *herald.Identity, channel string) bool {
+	if protocol.Namespace(channel) == UserNamespace {
+		return isInbox(channel, id.UserID)
+	}
+	return protocol.MatchAny(id.Channels, channel)
+}
+
+// hookRefusal turns a hook's error into what the client sees: the
+// backend's own answer, or internal when the backend could not be asked;
+// and the close code for a refused connect.
+func hookRefusal(err error) (*protocol.Error, int) {
+	var perr *protocol.Error
+	if errors.As(err, &perr) {
+		if perr.Code == protocol.CodeInternal {
+			return perr, protocol.CloseInternal
+		}
+		return perr, protocol.CloseForbidden
+	}
+	return &protocol.Error{Code: protocol.CodeInternal, Message: "the app backend did not answer; retry later"}, protocol.CloseInternal
+}
