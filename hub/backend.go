@@ -1,0 +1,217 @@
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"sort"
+	"strings"
+
+	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/protocol"
+)
+
+// The methods in this file serve the app backend (the server API): they
+// act with the backend's authority, so tokens and BackendOnly do not
+// apply, while channel names, ids and payload limits do. Input errors are
+// *protocol.Error values, whose codes the API maps to HTTP statuses.
+
+// BackendPublish is a publish from the app backend.
+type BackendPublish struct {
+	Channel string
+	Event   string
+	// ID is the idempotency key: a retry with the same ID on the same
+	// channel within the dedupe window gets the first result again.
+	// Empty means a fresh one.
+	ID      string
+	Payload json.RawMessage
+}
+
+// Publish publishes one message for the app backend and returns what a
+// client's ack would carry.
+func (h *Hub) Publish(ctx context.Context, p BackendPublish) (herald.PublishResult, string, error) {
+	pub, perr := h.backendPublication(p.Channel, &p)
+	if perr != nil {
+		return herald.PublishResult{}, "", perr
+	}
+	res, err := h.broker.Publish(ctx, p.Channel, pub)
+	if err == nil {
+		h.countPublish(res)
+	}
+	return res, pub.ID, err
+}
+
+// Broadcast publishes one message to several channels, each with the same
+// idempotency key, and returns one response per channel, in order. Input
+// errors of one channel are that channel's response.
+func (h *Hub) Broadcast(ctx context.Context, channels []string, p BackendPublish) ([]herald.PublishResponse, string) {
+	if p.ID == "" {
+		p.ID = newPublishID()
+	}
+	out := make([]herald.PublishResponse, len(channels))
+	var reqs []herald.PublishRequest
+	var at []int
+	for i, ch := range channels {
+		pub, perr := h.backendPublication(ch, &p)
+		if perr != nil {
+			out[i].Err = perr
+			continue
+		}
+		reqs = append(reqs, herald.PublishRequest{Channel: ch, Publication: pub})
+		at = append(at, i)
+	}
+	if batcher, ok := h.broker.(herald.BatchPublisher); ok {
+		for j, r := range batcher.PublishBatch(ctx, reqs) {
+			out[at[j]] = r
+		}
+	} else {
+		for j, r := range reqs {
+			res, err := h.broker.Publish(ctx, r.Channel, r.Publication)
+			out[at[j]] = herald.PublishResponse{PublishResult: res, Err: err}
+		}
+	}
+	for _, r := range out {
+		if r.Err == nil {
+			h.countPublish(r.PublishResult)
+		}
+	}
+	return out, p.ID
+}
+
+func (h *Hub) countPublish(res herald.PublishResult) {
+	if res.Duplicate {
+		h.Stats.Duplicates.Add(1)
+	} else {
+		h.Stats.MessagesIn.Add(1)
+	}
+}
+
+// backendPublication checks a backend publish to channel and returns the
+// publication to store.
+func (h *Hub) backendPublication(channel string, p *BackendPublish) (*herald.Publication, *protocol.Error) {
+	if p.ID == "" {
+		p.ID = newPublishID()
+	}
+	f := protocol.Frame{Type: protocol.TypePublish, ID: p.ID, Channel: channel, Event: p.Event, Payload: p.Payload}
+	if perr := f.ValidateClient(); perr != nil {
+		return nil, perr
+	}
+	if !json.Valid(p.Payload) {
+		return nil, &protocol.Error{Code: protocol.CodeBadRequest, Message: "payload is not valid JSON"}
+	}
+	if max := h.cfg.Namespaces.Lookup(channel).MaxMessageSize; max > 0 && len(p.Payload) > max {
+		return nil, protocol.Errorf(protocol.CodeTooLarge, "payload of %d bytes; this namespace takes at most %d", len(p.Payload), max)
+	}
+	return &herald.Publication{ID: p.ID, Event: p.Event, Payload: p.Payload}, nil
+}
+
+func newPublishID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// History reads a channel's history for the app backend.
+func (h *Hub) History(ctx context.Context, channel string, req herald.HistoryRequest) (herald.History, error) {
+	if !protocol.ValidChannel(channel) {
+		return herald.History{}, &protocol.Error{Code: protocol.CodeBadRequest, Message: "invalid channel name"}
+	}
+	return h.broker.History(ctx, channel, req)
+}
+
+// PresenceMember is one user subscribed to a channel on this node.
+type PresenceMember struct {
+	UserID string `json:"userId"`
+	// Connections counts the user's subscribed connections.
+	Connections int             `json:"connections"`
+	Info        json.RawMessage `json:"info,omitempty"`
+}
+
+// Presence lists the users subscribed to channel on this node, by user id.
+func (h *Hub) Presence(channel string) []PresenceMember {
+	h.mu.RLock()
+	c := h.channels[channel]
+	h.mu.RUnlock()
+	if c == nil {
+		return nil
+	}
+	byUser := map[string]*PresenceMember{}
+	c.mu.Lock()
+	for _, sub := range c.subs {
+		s := sub.sess
+		s.mu.Lock()
+		id := s.identity
+		live := !s.closed && !sub.removed()
+		s.mu.Unlock()
+		if id == nil || !live {
+			continue
+		}
+		m := byUser[id.UserID]
+		if m == nil {
+			m = &PresenceMember{UserID: id.UserID, Info: id.Info}
+			byUser[id.UserID] = m
+		}
+		m.Connections++
+	}
+	c.mu.Unlock()
+	out := make([]PresenceMember, 0, len(byUser))
+	for _, m := range byUser {
+		out = append(out, *m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
+	return out
+}
+
+// Disconnect closes the connections of userID, or the one connection with
+// connectionID (either may be empty, not both), with code and reason, and
+// returns how many it closed.
+func (h *Hub) Disconnect(userID, connectionID string, code int, reason string) int {
+	var victims []*Session
+	h.sessMu.Lock()
+	for _, s := range h.sessions {
+		if connectionID != "" && s.ID() != connectionID {
+			continue
+		}
+		s.mu.Lock()
+		match := s.identity != nil && !s.closed && (userID == "" || s.identity.UserID == userID)
+		s.mu.Unlock()
+		if match {
+			victims = append(victims, s)
+		}
+	}
+	h.sessMu.Unlock()
+	for _, s := range victims {
+		s.close(code, reason)
+	}
+	return len(victims)
+}
+
+// ChannelInfo is a channel with subscribers on this node.
+type ChannelInfo struct {
+	Name        string `json:"name"`
+	Subscribers int    `json:"subscribers"`
+}
+
+// Channels lists the channels with subscribers on this node whose names
+// start with prefix, sorted by name, after the name after (for paging),
+// at most limit of them.
+func (h *Hub) Channels(prefix, after string, limit int) []ChannelInfo {
+	h.mu.RLock()
+	var out []ChannelInfo
+	for name, c := range h.channels {
+		if !strings.HasPrefix(name, prefix) || name <= after {
+			continue
+		}
+		c.mu.Lock()
+		n := len(c.subs)
+		c.mu.Unlock()
+		out = append(out, ChannelInfo{Name: name, Subscribers: n})
+	}
+	h.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
