@@ -85,7 +85,7 @@ func newBenchHub(t testing.TB, clock *fakeClock) *Hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := auth.NewVerifier(auth.Config{Secret: secret, Clock: clock})
+	v, err := auth.NewVerifier(context.Background(), auth.Config{Secrets: [][]byte{secret}, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,6 +170,8 @@ func (f *benchFlags) setup(ctx context.Context, baseline bool) (*bench.Env, erro
 		} else {
 			opts.ServerCommand = append([]string{exe, "serve",
 				"--addr", "{addr}", "--data", "{data}", "--jwt-secret", "{secret}", "--log-level", "warn",
+				// The load comes from a few loopback addresses, fast.
+				"--conn-rate=-1",
 			}, f.ServerArg...)
 		}
 	}

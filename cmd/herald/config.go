@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -56,6 +57,13 @@ func (y *yamlResolver) Resolve(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (
 		return nil, nil
 	}
 	switch v := v.(type) {
+	case map[string]any:
+		// A mapping (namespaces) reaches its flag as JSON.
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("config file key %s: %w", fileKey(flag.Name), err)
+		}
+		return string(b), nil
 	case []any:
 		parts := make([]string, len(v))
 		for i, p := range v {

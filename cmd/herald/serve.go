@@ -16,7 +16,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/heraldrt/herald/auth"
+	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/broker/membroker"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/metrics"
@@ -27,14 +27,23 @@ import (
 type serveCmd struct {
 	Config kong.ConfigFlag `placeholder:"FILE" help:"YAML file of settings; keys are the flag names with underscores (max_frame_size: 65536)."`
 
-	Addr      string `default:"127.0.0.1:8080" help:"Address to listen on (WebSocket at /ws, metrics at /metrics)."`
-	Data      string `default:"./data" help:"Directory of the embedded message log."`
-	JWTSecret string `name:"jwt-secret" help:"HS256 key that verifies client tokens. Without it Herald runs in development mode with a generated key."`
+	Addr string `default:"127.0.0.1:8080" help:"Address to listen on (WebSocket at /ws, metrics at /metrics)."`
+	Data string `default:"./data" help:"Directory of the embedded message log."`
 
-	Durability     string        `default:"sync" enum:"sync,none" help:"When a publish is acked: sync = after fsync (group commit), none = before (faster; a crash may lose the last acks)."`
-	RetentionAge   time.Duration `default:"72h" help:"How long messages are kept for replay."`
-	RetentionCount uint64        `default:"100000" help:"Most messages kept per channel."`
-	DedupeWindow   time.Duration `default:"10m" help:"How long a publish id is remembered to drop retries."`
+	JWTSecret     []string      `name:"jwt-secret" sep:"none" group:"auth" help:"HS256 key (at least 32 bytes) that verifies client tokens; repeat the flag to accept several during a rotation. Without any key Herald runs in development mode with a generated one."`
+	JWTPublicKey  []string      `name:"jwt-public-key" sep:"none" group:"auth" placeholder:"FILE[#KID]" help:"PEM public key (RSA, EC P-256 or Ed25519) that verifies tokens, optionally with its key id; repeatable."`
+	JWKSURL       string        `name:"jwks-url" group:"auth" placeholder:"URL" help:"JWKS endpoint of the token issuer; keys are cached, refreshed and rotated by kid."`
+	JWKSRefresh   time.Duration `name:"jwks-refresh" default:"5m" group:"auth" help:"How often the JWKS is fetched again."`
+	JWTAlgorithms []string      `name:"jwt-algorithms" group:"auth" placeholder:"ALG,..." help:"Token algorithms accepted (HS256, RS256, ES256, EdDSA); default: those of the configured keys."`
+	JWTIssuer     string        `name:"jwt-issuer" group:"auth" help:"Required iss claim, when set."`
+	JWTAudience   string        `name:"jwt-audience" group:"auth" help:"Required aud claim, when set."`
+	JWTLeeway     time.Duration `name:"jwt-leeway" default:"5s" group:"auth" help:"Clock skew tolerated on exp, nbf and iat."`
+
+	Durability     string         `default:"sync" enum:"sync,none" help:"When a publish is acked: sync = after fsync (group commit), none = before (faster; a crash may lose the last acks)."`
+	RetentionAge   time.Duration  `default:"72h" help:"How long messages are kept for replay."`
+	RetentionCount uint64         `default:"100000" help:"Most messages kept per channel."`
+	DedupeWindow   time.Duration  `default:"10m" help:"How long a publish id is remembered to drop retries."`
+	Namespaces     namespacesFlag `placeholder:"JSON" help:"Per-namespace policy, as JSON (a mapping in the config file): {\"chat\":{\"history\":true,\"retention_age\":\"72h\",\"retention_count\":1000,\"client_publish\":true,\"presence\":true,\"max_message_size\":4096,\"publish_rate\":10,\"publish_burst\":20,\"subscribe_hook\":false,\"publish_hook\":false},\"default\":{...}}."`
 
 	MaxFrameSize       int           `default:"65536" help:"Largest client frame in bytes; larger closes with 1009."`
 	MaxQueueBytes      int           `default:"1048576" help:"Bytes a client may leave unread before it is closed with 4008 (slow consumer)."`
@@ -42,7 +51,18 @@ type serveCmd struct {
 	PingInterval       time.Duration `default:"25s" help:"Silence after which the server pings a connection."`
 	PongTimeout        time.Duration `default:"10s" help:"Time a pinged connection has to answer before it is dropped."`
 	TokenExpiryWarning time.Duration `default:"60s" help:"How long before token expiry token_expiring is sent."`
+	TokenExpiryGrace   time.Duration `default:"5s" help:"How long after token expiry an unrefreshed connection is closed with 4001."`
 	ShutdownTimeout    time.Duration `default:"10s" help:"How long a drain (SIGTERM) waits for clients to go."`
+
+	AllowedOrigins        []string `group:"limits" placeholder:"ORIGIN,..." help:"Browser origins that may connect (https://app.example.com, https://*.example.com, or *); empty: this server's host only. Clients that send no Origin (apps) are always allowed."`
+	ConnRate              float64  `default:"20" group:"limits" help:"WebSocket upgrades per second per client IP (429 past it); negative turns it off."`
+	ConnBurst             int      `default:"100" group:"limits" help:"Burst of upgrades per client IP."`
+	MaxConnectionsPerUser int      `default:"100" group:"limits" help:"A user's connections at once; more are closed with 1008. Negative: no limit."`
+	MaxSubscriptions      int      `default:"1000" group:"limits" help:"Subscriptions per connection (too_large past it)."`
+	MaxFrameRate          float64  `default:"1000" group:"limits" help:"Frames per second a connection may send (rate_limited past it; 4029 for a client that keeps on)."`
+	MaxFrameBurst         int      `default:"2000" group:"limits" help:"Burst of frames per connection."`
+	PublishRate           float64  `default:"1000" group:"limits" help:"Publishes per second per connection and namespace, unless the namespace sets its own."`
+	PublishBurst          int      `default:"2000" group:"limits" help:"Burst of publishes per connection and namespace."`
 
 	GCPercent    int           `name:"gc-percent" default:"50" help:"Go GC target (GOGC): lower keeps less memory per idle connection, higher spends less CPU under load. GOGC in the environment wins."`
 	TrimInterval time.Duration `default:"10s" help:"How often free heap is checked and, when it is over 4 MiB and an eighth of the heap in use, handed back to the OS (after reconnect storms). 0 turns it off."`
@@ -57,46 +77,26 @@ func (c *serveCmd) Run() error {
 	slog.SetDefault(log)
 	tuneGC(c.GCPercent, log)
 
-	secret := []byte(c.JWTSecret)
-	if len(secret) == 0 {
-		var err error
-		if secret, err = devSecret(c.Data); err != nil {
-			return fmt.Errorf("development key: %w", err)
-		}
-		fmt.Fprintf(os.Stderr, `
-  ************************************************************************
-  *  DEVELOPMENT MODE: no --jwt-secret (HERALD_JWT_SECRET) is set.         *
-  *  Herald uses a generated key kept in %s.
-  *  Mint a token with:   herald token --sub alice --channels 'chat.>'     *
-  *  Never run like this in production.                                  *
-  ************************************************************************
-
-`, c.Data)
+	verifier, err := c.verifier(log)
+	if err != nil {
+		return err
 	}
+	defer verifier.Close()
 
+	namespaces := c.Namespaces.Namespaces
 	broker, err := membroker.New(membroker.Config{
-		Dir:            c.Data,
-		Durability:     membroker.Durability(c.Durability),
-		RetentionAge:   c.RetentionAge,
-		RetentionCount: c.RetentionCount,
-		DedupeWindow:   c.DedupeWindow,
-		Logger:         log,
+		Dir:          c.Data,
+		Durability:   membroker.Durability(c.Durability),
+		DedupeWindow: c.DedupeWindow,
+		RetentionFor: func(channel string) herald.Retention {
+			return namespaces.Retention(channel, c.RetentionAge, c.RetentionCount)
+		},
+		Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	verifier, err := auth.NewVerifier(auth.Config{Secret: secret})
-	if err != nil {
-		return err
-	}
-	h := hub.New(hub.Config{
-		AuthTimeout:        c.AuthTimeout,
-		PingInterval:       c.PingInterval,
-		PongTimeout:        c.PongTimeout,
-		TokenExpiryWarning: c.TokenExpiryWarning,
-		MaxQueueBytes:      c.MaxQueueBytes,
-		Logger:             log,
-	}, broker, verifier)
+	h := hub.New(c.hubConfig(log), broker, verifier)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if c.TrimInterval > 0 {
@@ -105,7 +105,13 @@ func (c *serveCmd) Run() error {
 	if err := h.Start(ctx); err != nil {
 		return err
 	}
-	wsServer, err := ws.New(h, ws.Config{MaxFrameSize: c.MaxFrameSize, Logger: log})
+	wsServer, err := ws.New(h, ws.Config{
+		MaxFrameSize:   c.MaxFrameSize,
+		AllowedOrigins: c.AllowedOrigins,
+		ConnRate:       c.ConnRate,
+		ConnBurst:      c.ConnBurst,
+		Logger:         log,
+	})
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,7 @@ type Server struct {
 	Dir    string
 
 	ws   *ws.Server
+	auth *auth.Verifier
 	srv  *http.Server
 	done chan struct{}
 }
@@ -65,11 +66,14 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.WS.Logger == nil {
 		opts.WS.Logger = log
 	}
+	if opts.WS.ConnRate == 0 {
+		opts.WS.ConnRate = -1 // tests connect fast from one address
+	}
 	b, err := membroker.New(opts.Broker)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := auth.NewVerifier(auth.Config{Secret: Secret, Clock: opts.Hub.Clock})
+	v, err := auth.NewVerifier(context.Background(), auth.Config{Secrets: [][]byte{Secret}, Clock: opts.Hub.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +94,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	s := &Server{
 		URL: "ws://" + ln.Addr().String() + "/ws", HTTP: "http://" + ln.Addr().String(),
-		Hub: h, Broker: b, Dir: opts.Dir, ws: wsSrv,
+		Hub: h, Broker: b, Dir: opts.Dir, ws: wsSrv, auth: v,
 		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
 		done: make(chan struct{}),
 	}
@@ -113,6 +117,7 @@ func (s *Server) Stop() {
 	_ = s.Hub.Shutdown(ctx, protocol.CloseServiceRestart)
 	_ = s.ws.Close(ctx)
 	_ = s.Broker.Close(ctx)
+	_ = s.auth.Close()
 }
 
 // Token mints a token for sub granting the channel patterns, valid for an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/internal/nbiowarm"
+	"github.com/heraldrt/herald/internal/ratelimit"
 )
 
 // Config configures the transport. The zero value of each field is its
@@ -27,9 +29,18 @@ type Config struct {
 	// CloseGrace is how long a close may take to reach the client before
 	// the connection is cut. Zero means 5s.
 	CloseGrace time.Duration
-	// CheckOrigin decides whether to accept an upgrade from the request's
-	// Origin. Nil accepts every origin.
-	CheckOrigin func(*http.Request) bool
+	// AllowedOrigins are the browser origins that may connect: exact
+	// ("https://app.example.com"), subdomain wildcards
+	// ("https://*.example.com") or "*" for any. Empty allows the server's
+	// own host only. Requests without an Origin (apps, servers) are always
+	// allowed; they authenticate with a token.
+	AllowedOrigins []string
+	// ConnRate and ConnBurst bound the upgrades per second from one IP
+	// address; past them the upgrade gets 429. Zero means 20/s with a
+	// burst of 100; a negative ConnRate turns the limit off (behind a
+	// proxy that hides client addresses, say).
+	ConnRate  float64
+	ConnBurst int
 	// Pollers is the number of event-loop goroutines. Zero means one per
 	// CPU.
 	Pollers int
@@ -45,6 +56,10 @@ type Server struct {
 	log    *slog.Logger
 	engine *nbhttp.Engine
 	up     *websocket.Upgrader
+	// origins checks the Origin of upgrades; perIP limits their rate per
+	// client address (nil: no limit).
+	origins *originChecker
+	perIP   *ratelimit.Keyed
 
 	stopOnce sync.Once
 }
@@ -57,8 +72,11 @@ func New(h *hub.Hub, cfg Config) (*Server, error) {
 	if cfg.CloseGrace <= 0 {
 		cfg.CloseGrace = 5 * time.Second
 	}
-	if cfg.CheckOrigin == nil {
-		cfg.CheckOrigin = func(*http.Request) bool { return true }
+	if cfg.ConnRate == 0 {
+		cfg.ConnRate = 20
+	}
+	if cfg.ConnBurst <= 0 {
+		cfg.ConnBurst = 100
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -89,7 +107,10 @@ func New(h *hub.Hub, cfg Config) (*Server, error) {
 		engine.Stop()
 		return nil, err
 	}
-	s := &Server{hub: h, cfg: cfg, log: cfg.Logger, engine: engine}
+	s := &Server{hub: h, cfg: cfg, log: cfg.Logger, engine: engine, origins: newOriginChecker(cfg.AllowedOrigins)}
+	if cfg.ConnRate > 0 {
+		s.perIP = &ratelimit.Keyed{Rate: cfg.ConnRate, Burst: cfg.ConnBurst}
+	}
 	s.up = s.newUpgrader()
 	return s, nil
 }
@@ -100,7 +121,7 @@ func (s *Server) newUpgrader() *websocket.Upgrader {
 	up.BlockingModTrasferConnToPoller = true
 	up.KeepaliveTime = 0 // the hub's sweeper does heartbeats
 	up.MessageLengthLimit = s.cfg.MaxFrameSize
-	up.CheckOrigin = s.cfg.CheckOrigin
+	up.CheckOrigin = func(r *http.Request) bool { return s.origins.check(r) }
 	up.HandshakeTimeout = 10 * time.Second
 	up.OnOpen(s.open)
 	up.OnMessage(func(c *websocket.Conn, mt websocket.MessageType, data []byte) {
@@ -147,6 +168,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.hub.Accepting() {
 		http.Error(w, "draining: reconnect to another node", http.StatusServiceUnavailable)
 		return
+	}
+	if s.perIP != nil {
+		ip, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			ip = r.RemoteAddr
+		}
+		if !s.perIP.Allow(ip, time.Now()) {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "too many connections from this address; retry later", http.StatusTooManyRequests)
+			return
+		}
 	}
 	// Upgrade answers failed handshakes with an HTTP error itself.
 	if _, err := s.up.Upgrade(w, r, nil); err != nil {
