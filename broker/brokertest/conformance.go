@@ -326,7 +326,7 @@ func testDelivery(t *testing.T, h Harness) {
 	publish(t, b, "conf.unwatched", "x")
 	// The publication stored just before Subscribe may be delivered too;
 	// every one stored after it must be.
-	got := rec.Wait("conf.deliver", 20, waitFor)
+	got := rec.WaitSeq("conf.deliver", 21, waitFor)
 	if len(got) < 20 {
 		t.Fatalf("delivered %d, want the 20 published after Subscribe", len(got))
 	}
@@ -344,7 +344,7 @@ func testDelivery(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	publish(t, b, "conf.deliver", "after")
-	got = rec.Wait("conf.deliver", delivered+1, waitFor)
+	got = rec.WaitSeq("conf.deliver", 22, waitFor)
 	if len(got) != delivered+1 {
 		t.Fatalf("after a balanced Subscribe/Unsubscribe pair, %d delivered, want %d", len(got), delivered+1)
 	}

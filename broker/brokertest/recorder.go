@@ -50,4 +50,21 @@ func (r *Recorder) Wait(channel string, n int, timeout time.Duration) []*herald.
 	return append([]*herald.Publication(nil), r.got[channel]...)
 }
 
+// WaitSeq waits until the channel received a publication with seq at
+// least seq, or the timeout passes, and returns what it received.
+func (r *Recorder) WaitSeq(channel string, seq uint64, timeout time.Duration) []*herald.Publication {
+	deadline := time.Now().Add(timeout)
+	stop := time.AfterFunc(timeout, r.cond.Broadcast)
+	defer stop.Stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for time.Now().Before(deadline) {
+		if got := r.got[channel]; len(got) > 0 && got[len(got)-1].Seq >= seq {
+			break
+		}
+		r.cond.Wait()
+	}
+	return append([]*herald.Publication(nil), r.got[channel]...)
+}
+
 var _ herald.EventHandler = (*Recorder)(nil)
