@@ -129,12 +129,19 @@ type PresenceMember struct {
 }
 
 // Presence lists the users subscribed to channel on this node, by user id.
-func (h *Hub) Presence(channel string) []PresenceMember {
+// A namespace with presence off answers forbidden.
+func (h *Hub) Presence(channel string) ([]PresenceMember, error) {
+	if !protocol.ValidChannel(channel) {
+		return nil, &protocol.Error{Code: protocol.CodeBadRequest, Message: "invalid channel name"}
+	}
+	if h.cfg.Namespaces.Lookup(channel).NoPresence {
+		return nil, &protocol.Error{Code: protocol.CodeForbidden, Message: "presence is off for this namespace"}
+	}
 	h.mu.RLock()
 	c := h.channels[channel]
 	h.mu.RUnlock()
 	if c == nil {
-		return nil
+		return []PresenceMember{}, nil
 	}
 	byUser := map[string]*PresenceMember{}
 	c.mu.Lock()
@@ -160,7 +167,7 @@ func (h *Hub) Presence(channel string) []PresenceMember {
 		out = append(out, *m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
-	return out
+	return out, nil
 }
 
 // Disconnect closes the connections of userID, or the one connection with

@@ -49,6 +49,9 @@ type Config struct {
 	Hooks Hooks
 	// ConnectHook asks Hooks.Connect before a first auth_ok.
 	ConnectHook bool
+	// DisconnectHook tells Hooks.Disconnected when an authenticated
+	// connection ends.
+	DisconnectHook bool
 	// HookTimeout bounds one hook decision. Zero means 3s.
 	HookTimeout time.Duration
 

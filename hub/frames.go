@@ -3,10 +3,14 @@ package hub
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/protocol"
 )
+
+// authTimeout bounds a token check (a JWKS fetch on an unknown key id).
+const authTimeout = 10 * time.Second
 
 // errAuthFirst answers frames that need an authenticated connection.
 var errAuthFirst = &protocol.Error{Code: protocol.CodeUnauthorized, Message: "authenticate first: send an auth frame"}
@@ -47,9 +51,9 @@ func (s *Session) handle(f *protocol.Frame) {
 // connection, a later one refreshes its token.
 func (s *Session) authenticate(f *protocol.Frame) {
 	h := s.hub
-	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.HookTimeout)
-	defer cancel()
-	ident, err := h.auth.Authenticate(ctx, f.Token)
+	actx, acancel := context.WithTimeout(h.life, authTimeout)
+	ident, err := h.auth.Authenticate(actx, f.Token)
+	acancel()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -92,7 +96,10 @@ func (s *Session) authenticate(f *protocol.Frame) {
 		return
 	}
 	if h.cfg.Hooks != nil && h.cfg.ConnectHook {
-		if err := h.cfg.Hooks.Connect(ctx, s.clientInfo(&ident)); err != nil {
+		ctx, cancel := context.WithTimeout(h.life, h.cfg.HookTimeout)
+		err := h.cfg.Hooks.Connect(ctx, s.clientInfo(&ident))
+		cancel()
+		if err != nil {
 			h.removeUser(ident.UserID)
 			perr, code := hookRefusal(err)
 			s.mu.Lock()
@@ -139,9 +146,7 @@ func (s *Session) refresh(ident *herald.Identity, ref string) {
 	s.mu.Unlock()
 	for _, sub := range lost {
 		s.hub.leave(sub)
-		if hooks := s.hub.cfg.Hooks; hooks != nil {
-			hooks.Unsubscribed(s.clientInfo(ident), sub.channel)
-		}
+		s.hub.notifyUnsubscribed(s, ident, sub.channel)
 	}
 }
 
@@ -157,14 +162,20 @@ func (h *Hub) grantedByToken(id *herald.Identity, channel string) bool {
 
 // hookRefusal turns a hook's error into what the client sees: the
 // backend's own answer, or internal when the backend could not be asked;
-// and the close code for a refused connect.
+// and the close code that follows a refused connect.
 func hookRefusal(err error) (*protocol.Error, int) {
 	var perr *protocol.Error
-	if errors.As(err, &perr) {
-		if perr.Code == protocol.CodeInternal {
-			return perr, protocol.CloseInternal
-		}
+	if !errors.As(err, &perr) {
+		return &protocol.Error{Code: protocol.CodeInternal, Message: "the app backend did not answer; retry later"}, protocol.CloseInternal
+	}
+	switch perr.Code {
+	case protocol.CodeInternal:
+		return perr, protocol.CloseInternal
+	case protocol.CodeUnauthorized:
+		return perr, protocol.CloseAuthFailed
+	case protocol.CodeRateLimited:
+		return perr, protocol.CloseRateLimited
+	default:
 		return perr, protocol.CloseForbidden
 	}
-	return &protocol.Error{Code: protocol.CodeInternal, Message: "the app backend did not answer; retry later"}, protocol.CloseInternal
 }

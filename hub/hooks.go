@@ -3,6 +3,8 @@ package hub
 import (
 	"context"
 	"encoding/json"
+
+	"github.com/heraldrt/herald"
 )
 
 // ClientInfo describes a connection to the app backend's hooks.
@@ -39,4 +41,12 @@ type Hooks interface {
 	// Unsubscribed reports a subscription's end: the client unsubscribed,
 	// lost the channel on a token refresh, or disconnected.
 	Unsubscribed(c ClientInfo, channel string)
+}
+
+// notifyUnsubscribed tells the backend of a subscription's end, for
+// namespaces that asked (UnsubscribeHook).
+func (h *Hub) notifyUnsubscribed(s *Session, id *herald.Identity, channel string) {
+	if h.cfg.Hooks != nil && h.cfg.Namespaces.Lookup(channel).UnsubscribeHook {
+		h.cfg.Hooks.Unsubscribed(s.clientInfo(id), channel)
+	}
 }

@@ -42,6 +42,10 @@ type Hub struct {
 	users map[string]int32
 
 	draining atomic.Bool
+	// life ends when the hub shuts down; hook decisions derive from it so
+	// that a drain does not wait on the app backend.
+	life     context.Context
+	endLife  context.CancelFunc
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
@@ -74,7 +78,10 @@ type joinState struct {
 // auth.
 func New(cfg Config, broker herald.Broker, auth herald.Authenticator) *Hub {
 	cfg.setDefaults()
+	life, endLife := context.WithCancel(context.Background())
 	return &Hub{
+		life:     life,
+		endLife:  endLife,
 		cfg:      cfg,
 		broker:   broker,
 		auth:     auth,
@@ -108,6 +115,7 @@ func (h *Hub) Accepting() bool { return !h.draining.Load() }
 // what remains. The broker is not closed; its owner closes it afterwards.
 func (h *Hub) Shutdown(ctx context.Context, code int) error {
 	h.draining.Store(true)
+	h.endLife()
 	for _, s := range h.sessionList() {
 		s.close(code, protocol.CloseCodes[code])
 	}

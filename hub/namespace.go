@@ -37,6 +37,8 @@ type Namespace struct {
 	// SubscribeHook and PublishHook make the app backend decide, through
 	// the hub's Hooks, instead of the token's channel patterns.
 	SubscribeHook, PublishHook bool
+	// UnsubscribeHook tells the app backend when a subscription ends.
+	UnsubscribeHook bool
 }
 
 // Namespaces are the namespace policies of a node.

@@ -97,7 +97,7 @@ func (s *Session) admitPublish(id *herald.Identity, f *protocol.Frame) (*herald.
 	}
 	pub := &herald.Publication{ID: f.ID, Event: f.Event, Payload: f.Payload, From: id.UserID}
 	if ns.PublishHook && h.cfg.Hooks != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.HookTimeout)
+		ctx, cancel := context.WithTimeout(h.life, h.cfg.HookTimeout)
 		payload, err := h.cfg.Hooks.Publish(ctx, s.clientInfo(id), f.Channel, f.Event, f.Payload)
 		cancel()
 		if err != nil {
@@ -105,6 +105,10 @@ func (s *Session) admitPublish(id *herald.Identity, f *protocol.Frame) (*herald.
 			return nil, perr
 		}
 		if payload != nil {
+			if ns.MaxMessageSize > 0 && len(payload) > ns.MaxMessageSize {
+				h.log.Warn("the app backend rewrote a payload past the namespace's limit", "channel", f.Channel, "bytes", len(payload))
+				return nil, &protocol.Error{Code: protocol.CodeInternal, Message: "the app backend's rewrite is too large"}
+			}
 			pub.Payload = payload
 		}
 		return pub, nil

@@ -136,15 +136,14 @@ func (s *Session) Closed() {
 	if id != nil {
 		s.hub.Stats.Authenticated.Add(-1)
 		s.hub.removeUser(id.UserID)
-		if hooks := s.hub.cfg.Hooks; hooks != nil {
-			info := s.clientInfo(id)
-			for _, sub := range subs {
-				hooks.Unsubscribed(info, sub.channel)
-			}
+		for _, sub := range subs {
+			s.hub.notifyUnsubscribed(s, id, sub.channel)
+		}
+		if hooks := s.hub.cfg.Hooks; hooks != nil && s.hub.cfg.DisconnectHook {
 			if code == 0 {
 				code = protocol.CloseAbnormal
 			}
-			hooks.Disconnected(info, int(code))
+			hooks.Disconnected(s.clientInfo(id), int(code))
 		}
 	}
 	s.hub.removeSession(s)

@@ -196,8 +196,8 @@ func (s *Session) unsubscribe(f *protocol.Frame) {
 	id := s.identity
 	s.mu.Unlock()
 	s.hub.leave(sub)
-	if hooks := s.hub.cfg.Hooks; hooks != nil && id != nil {
-		hooks.Unsubscribed(s.clientInfo(id), f.Channel)
+	if id != nil {
+		s.hub.notifyUnsubscribed(s, id, f.Channel)
 	}
 }
 
@@ -207,7 +207,7 @@ func (s *Session) unsubscribe(f *protocol.Frame) {
 func (s *Session) admitSubscribe(id *herald.Identity, channel string) *protocol.Error {
 	h := s.hub
 	if h.cfg.Hooks != nil && h.cfg.Namespaces.Lookup(channel).SubscribeHook {
-		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.HookTimeout)
+		ctx, cancel := context.WithTimeout(h.life, h.cfg.HookTimeout)
 		defer cancel()
 		if err := h.cfg.Hooks.Subscribe(ctx, s.clientInfo(id), channel); err != nil {
 			perr, _ := hookRefusal(err)

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/heraldrt/herald/hub"
+	"github.com/heraldrt/herald/webhook"
 )
 
 const namespace = "herald"
@@ -88,14 +89,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Handler returns the /metrics handler for a hub's stats, with the Go
-// runtime and process collectors beside them.
-func Handler(stats *hub.Stats) http.Handler {
+// runtime and process collectors beside them, and the webhook's when
+// hooks is not nil.
+func Handler(stats *hub.Stats, hooks *webhook.Hooks) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		NewCollector(stats),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if hooks != nil {
+		reg.MustRegister(newWebhookCollector(hooks))
+	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 

@@ -205,6 +205,7 @@ func testHistoryRanges(t *testing.T, h Harness) {
 		{"tail", "conf.hist", 8, 100, 9, 2, 10, 1},
 		{"after head", "conf.hist", 10, 100, 0, 0, 10, 1},
 		{"beyond head", "conf.hist", 50, 100, 0, 0, 10, 1},
+		{"the largest seq", "conf.hist", ^uint64(0), 100, 0, 0, 10, 1},
 		{"position only", "conf.hist", 0, 0, 0, 0, 10, 1},
 		{"unknown channel", "conf.none", 0, 100, 0, 0, 0, 1},
 	}
@@ -591,6 +592,7 @@ func testHistoryBefore(t *testing.T, h Harness) {
 		{"before the first", 1, 10, 0, 0, 10},
 		{"past the head", 99, 2, 9, 2, 10},
 		{"just past the head", 11, 4, 7, 4, 10},
+		{"the largest seq", ^uint64(0), 3, 8, 3, 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -268,6 +268,9 @@ func (b *Broker) History(_ context.Context, channel string, req herald.HistoryRe
 		return herald.History{}, err
 	}
 	h := herald.History{Head: st.head.Load(), Oldest: st.oldest.Load()}
+	if req.After >= h.Head && req.Before == 0 {
+		return h, nil // nothing after; also keeps After+1 from wrapping
+	}
 	start, end := max(req.After+1, h.Oldest), h.Head // inclusive
 	backward := req.Before > 0
 	if backward {

@@ -241,3 +241,47 @@ func withoutEnv(env []string, key string) []string {
 	}
 	return out
 }
+
+// TestAPIKeyRotation: the server API takes the keys of --api-keys-file,
+// and a SIGHUP makes a removed key stop working without a restart.
+func TestAPIKeyRotation(t *testing.T) {
+	keys := filepath.Join(t.TempDir(), "api-keys")
+	if err := os.WriteFile(keys, []byte("# rotation\nold-key-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, t.TempDir(), "--api-keys-file", keys)
+	publish := func(key string) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+n.addr+"/api/publish",
+			strings.NewReader(`{"channel":"chat.api","payload":{"n":1}}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := publish("old-key-0123456789"); got != http.StatusOK {
+		t.Fatalf("publish with the key: %d", got)
+	}
+	if got := publish("unknown"); got != http.StatusUnauthorized {
+		t.Fatalf("publish with an unknown key: %d", got)
+	}
+	if err := os.WriteFile(keys, []byte("new-key-9876543210\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for publish("old-key-0123456789") != http.StatusUnauthorized {
+		if time.Now().After(deadline) {
+			t.Fatal("the removed key still works after SIGHUP")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := publish("new-key-9876543210"); got != http.StatusOK {
+		t.Fatalf("publish with the new key: %d", got)
+	}
+}

@@ -28,16 +28,17 @@ type namespacesFlag struct {
 // namespaceJSON is one namespace as written in configuration; absent
 // fields keep the defaults.
 type namespaceJSON struct {
-	History        *bool   `json:"history"`
-	RetentionAge   string  `json:"retention_age"`
-	RetentionCount uint64  `json:"retention_count"`
-	ClientPublish  *bool   `json:"client_publish"`
-	Presence       *bool   `json:"presence"`
-	MaxMessageSize int     `json:"max_message_size"`
-	PublishRate    float64 `json:"publish_rate"`
-	PublishBurst   int     `json:"publish_burst"`
-	SubscribeHook  bool    `json:"subscribe_hook"`
-	PublishHook    bool    `json:"publish_hook"`
+	History         *bool   `json:"history"`
+	RetentionAge    string  `json:"retention_age"`
+	RetentionCount  uint64  `json:"retention_count"`
+	ClientPublish   *bool   `json:"client_publish"`
+	Presence        *bool   `json:"presence"`
+	MaxMessageSize  int     `json:"max_message_size"`
+	PublishRate     float64 `json:"publish_rate"`
+	PublishBurst    int     `json:"publish_burst"`
+	SubscribeHook   bool    `json:"subscribe_hook"`
+	PublishHook     bool    `json:"publish_hook"`
+	UnsubscribeHook bool    `json:"unsubscribe_hook"`
 }
 
 // Decode implements kong.MapperValue.
@@ -76,15 +77,16 @@ func (n *namespacesFlag) parse(b []byte) error {
 
 func (nj namespaceJSON) policy() (hub.Namespace, error) {
 	ns := hub.Namespace{
-		NoHistory:      nj.History != nil && !*nj.History,
-		RetentionCount: nj.RetentionCount,
-		BackendOnly:    nj.ClientPublish != nil && !*nj.ClientPublish,
-		NoPresence:     nj.Presence != nil && !*nj.Presence,
-		MaxMessageSize: nj.MaxMessageSize,
-		PublishRate:    nj.PublishRate,
-		PublishBurst:   nj.PublishBurst,
-		SubscribeHook:  nj.SubscribeHook,
-		PublishHook:    nj.PublishHook,
+		NoHistory:       nj.History != nil && !*nj.History,
+		RetentionCount:  nj.RetentionCount,
+		BackendOnly:     nj.ClientPublish != nil && !*nj.ClientPublish,
+		NoPresence:      nj.Presence != nil && !*nj.Presence,
+		MaxMessageSize:  nj.MaxMessageSize,
+		PublishRate:     nj.PublishRate,
+		PublishBurst:    nj.PublishBurst,
+		SubscribeHook:   nj.SubscribeHook,
+		PublishHook:     nj.PublishHook,
+		UnsubscribeHook: nj.UnsubscribeHook,
 	}
 	if nj.RetentionAge != "" {
 		d, err := time.ParseDuration(nj.RetentionAge)

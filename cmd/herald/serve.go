@@ -17,6 +17,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/api"
 	"github.com/heraldrt/herald/broker/membroker"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/metrics"
@@ -43,7 +44,7 @@ type serveCmd struct {
 	RetentionAge   time.Duration  `default:"72h" help:"How long messages are kept for replay."`
 	RetentionCount uint64         `default:"100000" help:"Most messages kept per channel."`
 	DedupeWindow   time.Duration  `default:"10m" help:"How long a publish id is remembered to drop retries."`
-	Namespaces     namespacesFlag `placeholder:"JSON" help:"Per-namespace policy, as JSON (a mapping in the config file): {\"chat\":{\"history\":true,\"retention_age\":\"72h\",\"retention_count\":1000,\"client_publish\":true,\"presence\":true,\"max_message_size\":4096,\"publish_rate\":10,\"publish_burst\":20,\"subscribe_hook\":false,\"publish_hook\":false},\"default\":{...}}."`
+	Namespaces     namespacesFlag `placeholder:"JSON" help:"Per-namespace policy, as JSON (a mapping in the config file): {\"chat\":{\"history\":true,\"retention_age\":\"72h\",\"retention_count\":1000,\"client_publish\":true,\"presence\":true,\"max_message_size\":4096,\"publish_rate\":10,\"publish_burst\":20,\"subscribe_hook\":false,\"publish_hook\":false,\"unsubscribe_hook\":false},\"default\":{...}}."`
 
 	MaxFrameSize       int           `default:"65536" help:"Largest client frame in bytes; larger closes with 1009."`
 	MaxQueueBytes      int           `default:"1048576" help:"Bytes a client may leave unread before it is closed with 4008 (slow consumer)."`
@@ -53,6 +54,18 @@ type serveCmd struct {
 	TokenExpiryWarning time.Duration `default:"60s" help:"How long before token expiry token_expiring is sent."`
 	TokenExpiryGrace   time.Duration `default:"5s" help:"How long after token expiry an unrefreshed connection is closed with 4001."`
 	ShutdownTimeout    time.Duration `default:"10s" help:"How long a drain (SIGTERM) waits for clients to go."`
+
+	APIKey      []string `name:"api-key" group:"api" help:"Key of the server API at /api/ (Authorization: Bearer KEY); several may be valid at once for rotation. Without any key the API answers 401."`
+	APIKeysFile string   `name:"api-keys-file" group:"api" type:"path" placeholder:"FILE" help:"File of API keys, one per line (# comments); read again on SIGHUP, so keys rotate without a restart."`
+	APIRate     float64  `name:"api-rate" group:"api" help:"Requests per second per API key (429 past it); 0: no limit."`
+
+	WebhookURL     string        `name:"webhook-url" group:"webhooks" placeholder:"URL" help:"App backend endpoint that decides connects (--connect-hook) and, per namespace, subscribes and publishes, and hears of disconnects and unsubscribes."`
+	WebhookSecret  string        `name:"webhook-secret" group:"webhooks" help:"Key that signs webhook requests (Herald-Signature header, HMAC-SHA256)."`
+	WebhookTimeout time.Duration `name:"webhook-timeout" default:"2s" group:"webhooks" help:"Timeout of one webhook request."`
+	WebhookRetries int           `name:"webhook-retries" default:"2" group:"webhooks" help:"Retries of a decision on network errors, timeouts, 5xx and 429."`
+	HookTimeout    time.Duration `name:"hook-timeout" default:"3s" group:"webhooks" help:"Time the app backend has to decide, retries included; past it the client gets internal."`
+	ConnectHook    bool          `name:"connect-hook" group:"webhooks" help:"Ask the webhook before accepting each connection."`
+	DisconnectHook bool          `name:"disconnect-hook" group:"webhooks" help:"Tell the webhook when an authenticated connection ends."`
 
 	AllowedOrigins        []string `group:"limits" placeholder:"ORIGIN,..." help:"Browser origins that may connect (https://app.example.com, https://*.example.com, or *); empty: this server's host only. Clients that send no Origin (apps) are always allowed."`
 	ConnRate              float64  `default:"20" group:"limits" help:"WebSocket upgrades per second per client IP (429 past it); negative turns it off."`
@@ -96,7 +109,15 @@ func (c *serveCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	h := hub.New(c.hubConfig(log), broker, verifier)
+	hooks, err := c.webhooks(log)
+	if err != nil {
+		return err
+	}
+	hubCfg := c.hubConfig(log)
+	if hooks != nil {
+		hubCfg.Hooks = hooks
+	}
+	h := hub.New(hubCfg, broker, verifier)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if c.TrimInterval > 0 {
@@ -119,7 +140,13 @@ func (c *serveCmd) Run() error {
 	var draining atomic.Bool
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", wsServer)
-	mux.Handle("GET /metrics", metrics.Handler(&h.Stats))
+	mux.Handle("GET /metrics", metrics.Handler(&h.Stats, hooks))
+	apiKeys, err := c.apiKeys()
+	if err != nil {
+		return err
+	}
+	mux.Handle("/api/", api.New(h, api.Config{Keys: apiKeys, Version: version, RequestRate: c.APIRate, Logger: log}))
+	go c.reloadOnHangup(ctx, apiKeys, log)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if draining.Load() {
@@ -161,6 +188,11 @@ func (c *serveCmd) Run() error {
 		log.Warn("clients still connected at the end of the drain were cut", "err", err)
 	}
 	_ = wsServer.Close(sctx)
+	if hooks != nil {
+		if err := hooks.Close(sctx); err != nil {
+			log.Warn("webhook notifications not sent before the end of the drain", "err", err)
+		}
+	}
 	if err := broker.Close(context.Background()); err != nil {
 		return fmt.Errorf("close log: %w", err)
 	}

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/heraldrt/herald/api"
 	"github.com/heraldrt/herald/auth"
 	"github.com/heraldrt/herald/hub"
+	"github.com/heraldrt/herald/webhook"
 )
 
 // verifier builds the token verifier from the auth flags. With no key at
@@ -81,6 +85,79 @@ func (c *serveCmd) hubConfig(log *slog.Logger) hub.Config {
 		PublishBurst:          c.PublishBurst,
 		MaxSubscriptions:      c.MaxSubscriptions,
 		MaxConnectionsPerUser: c.MaxConnectionsPerUser,
+		ConnectHook:           c.ConnectHook,
+		DisconnectHook:        c.DisconnectHook,
+		HookTimeout:           c.HookTimeout,
 		Logger:                log,
+	}
+}
+
+// webhooks builds the app backend's webhooks, or nil without a URL.
+func (c *serveCmd) webhooks(log *slog.Logger) (*webhook.Hooks, error) {
+	if c.WebhookURL == "" {
+		if c.ConnectHook || c.DisconnectHook {
+			return nil, fmt.Errorf("--connect-hook and --disconnect-hook need --webhook-url")
+		}
+		return nil, nil
+	}
+	h, err := webhook.New(webhook.Config{
+		URL:     c.WebhookURL,
+		Secret:  []byte(c.WebhookSecret),
+		Timeout: c.WebhookTimeout,
+		Retries: c.WebhookRetries,
+		Logger:  log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--webhook-url: %w", err)
+	}
+	return h, nil
+}
+
+// apiKeys gathers the server API's keys from --api-key and
+// --api-keys-file.
+func (c *serveCmd) apiKeys() (*api.Keys, error) {
+	keys, err := c.readAPIKeys()
+	if err != nil {
+		return nil, err
+	}
+	return api.NewKeys(keys...), nil
+}
+
+func (c *serveCmd) readAPIKeys() ([]string, error) {
+	keys := append([]string(nil), c.APIKey...)
+	if c.APIKeysFile == "" {
+		return keys, nil
+	}
+	b, err := os.ReadFile(c.APIKeysFile)
+	if err != nil {
+		return nil, fmt.Errorf("--api-keys-file: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			keys = append(keys, line)
+		}
+	}
+	return keys, nil
+}
+
+// reloadOnHangup reads the API keys again on each SIGHUP: rotation
+// without a restart.
+func (c *serveCmd) reloadOnHangup(ctx context.Context, keys *api.Keys, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		fresh, err := c.readAPIKeys()
+		if err != nil {
+			log.Error("SIGHUP: API keys not reloaded", "err", err)
+			continue
+		}
+		keys.Replace(fresh)
+		log.Info("SIGHUP: API keys reloaded", "keys", len(fresh))
 	}
 }

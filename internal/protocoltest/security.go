@@ -176,7 +176,14 @@ func runLimits(t *testing.T, tr Transport) {
 		c := dial(t, tr, srv)
 		c.send(map[string]any{"type": "auth", "token": testserver.TokenTTL(t, "racer", time.Second, ">")})
 		c.expect(protocol.TypeAuthOK)
-		c.subscribe("race.1", nil)
+		c.send(sub("race.1"))
+		// token_expiring may come first: the token is shorter than the
+		// warning.
+		for f := c.read(); f.Type != protocol.TypeSubscribed; f = c.read() {
+			if f.Type != protocol.TypeTokenExpiring {
+				t.Fatalf("got %+v, want subscribed", f)
+			}
+		}
 		// The token's exp is a whole second; wait until it has passed
 		// but the grace has not.
 		time.Sleep(1300 * time.Millisecond)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldrt/herald/api"
 	"github.com/heraldrt/herald/auth"
 	"github.com/heraldrt/herald/broker/membroker"
 	"github.com/heraldrt/herald/hub"
@@ -31,6 +32,9 @@ type Options struct {
 	WS     ws.Config
 	// Dir is the data directory; empty means a new temporary one.
 	Dir string
+	// APIKeys, when not empty, mounts the server API at /api/ with these
+	// keys.
+	APIKeys []string
 }
 
 // Server is a running node.
@@ -42,6 +46,9 @@ type Server struct {
 	Hub    *hub.Hub
 	Broker *membroker.Broker
 	Dir    string
+	// APIKeys are the server API's keys (nil without Options.APIKeys), for
+	// tests that rotate or revoke them.
+	APIKeys *api.Keys
 
 	ws   *ws.Server
 	auth *auth.Verifier
@@ -87,14 +94,19 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", wsSrv)
-	mux.Handle("/metrics", metrics.Handler(&h.Stats))
+	mux.Handle("/metrics", metrics.Handler(&h.Stats, nil))
+	var apiKeys *api.Keys
+	if len(opts.APIKeys) > 0 {
+		apiKeys = api.NewKeys(opts.APIKeys...)
+		mux.Handle("/api/", api.New(h, api.Config{Keys: apiKeys, Logger: log}))
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{
 		URL: "ws://" + ln.Addr().String() + "/ws", HTTP: "http://" + ln.Addr().String(),
-		Hub: h, Broker: b, Dir: opts.Dir, ws: wsSrv, auth: v,
+		Hub: h, Broker: b, Dir: opts.Dir, APIKeys: apiKeys, ws: wsSrv, auth: v,
 		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
 		done: make(chan struct{}),
 	}

@@ -1,6 +1,9 @@
 package ws
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // WebSocket opcodes and header bits (RFC 6455 §5.2).
 const (
@@ -36,7 +39,12 @@ func textFrame(json []byte) []byte {
 // the 125-byte control frame limit.
 func closeFrame(code int, reason string) []byte {
 	if len(reason) > 123 {
-		reason = reason[:123]
+		// Cut on a character boundary: the reason must stay UTF-8.
+		n := 123
+		for n > 0 && !utf8.RuneStart(reason[n]) {
+			n--
+		}
+		reason = reason[:n]
 	}
 	p := make([]byte, 2, 2+len(reason))
 	binary.BigEndian.PutUint16(p, uint16(code))
