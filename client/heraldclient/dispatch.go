@@ -71,15 +71,24 @@ func (c *Client) handleError(cn *conn, f *protocol.Frame) {
 		}
 		return
 	}
-	if f.Ref == "" {
-		// Not an answer to a request, such as "token expired" right
-		// before a 4001 close; the close is what the client acts on.
-		c.log.Warn("heraldclient: server error", "err", e)
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.conn != cn {
+		return
+	}
+	if f.Ref == "" {
+		// Not an answer to a request. With a channel and a final code, the
+		// server ended that subscription: a refreshed token no longer
+		// grants it (an unsubscribed without id follows). Otherwise, such
+		// as "token expired" right before a 4001 close, the close is what
+		// the client acts on.
+		if sub := c.subs[f.Channel]; sub != nil && !transient(e.Code) {
+			c.log.Warn("heraldclient: the server ended a subscription", "channel", f.Channel, "err", e)
+			delete(c.subs, f.Channel)
+			c.endSub(sub, e)
+			return
+		}
+		c.log.Warn("heraldclient: server error", "err", e)
 		return
 	}
 	if p := c.out.get(f.Channel, f.Ref); p != nil {

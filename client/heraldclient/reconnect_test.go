@@ -270,6 +270,41 @@ func TestTokenRefresh(t *testing.T) {
 	}
 }
 
+// TestTokenRefreshRevokes: a refreshed token that no longer grants a
+// channel ends that subscription with forbidden; the others and the
+// connection go on.
+func TestTokenRefreshRevokes(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Hub: hub.Config{
+		TokenExpiryWarning: 2 * time.Second, SweepInterval: 100 * time.Millisecond,
+	}})
+	var calls atomic.Int32
+	token := func(context.Context) (string, error) {
+		if calls.Add(1) == 1 {
+			return mint("alice", 3*time.Second, "chat.>", "news.>"), nil
+		}
+		return mint("alice", time.Hour, "news.>"), nil
+	}
+	c, states := connected(t, srv.URL, token, nil)
+	chat := subscribe(t, c, "chat.revoked", heraldclient.SubscribeOptions{})
+	news := subscribe(t, c, "news.kept", heraldclient.SubscribeOptions{})
+
+	select {
+	case <-chat.Done():
+	case <-time.After(waitTimeout):
+		t.Fatal("the subscription the new token does not grant did not end")
+	}
+	var e *heraldclient.Error
+	if err := chat.Err(); !errors.As(err, &e) || e.Code != protocol.CodeForbidden {
+		t.Fatalf("revoked subscription ended with %v, want forbidden", err)
+	}
+	pub, _ := connected(t, srv.URL, staticToken("bob", "news.>"), nil)
+	seq := publish(t, pub, "news.kept", text(1)).Seq
+	expectSeqs(t, news, seq, seq)
+	if n := states.connects.Load(); n != 1 || c.State() != heraldclient.StateConnected {
+		t.Fatalf("%d connects, state %v: the refresh reconnected", n, c.State())
+	}
+}
+
 // TestCloseCodes: the client follows PROTOCOL.md §10 where the server
 // tells it what to do.
 func TestCloseCodes(t *testing.T) {

@@ -144,8 +144,9 @@ func (s *Subscription) Done() <-chan struct{} { return s.done }
 
 // Err returns why the subscription ended: nil while it runs and after
 // Unsubscribe, ErrClosed (or the client's Err) after the client stopped, or
-// the server's *Error when it refused a resubscribe (for example forbidden
-// after a token refresh that no longer grants the channel).
+// the server's *Error when it refused a resubscribe or ended the
+// subscription (forbidden after a token refresh that no longer grants the
+// channel).
 func (s *Subscription) Err() error {
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()

@@ -45,6 +45,7 @@ func Run(t *testing.T, tr Transport) {
 	t.Run("Frames", func(t *testing.T) { runFrames(t, tr) })
 	t.Run("BadInput", func(t *testing.T) { runBadInput(t, tr) })
 	t.Run("Lifecycle", func(t *testing.T) { runLifecycle(t, tr) })
+	t.Run("Tokens", func(t *testing.T) { runTokens(t, tr) })
 	t.Run("Permissions", func(t *testing.T) { runPermissions(t, tr) })
 	t.Run("Limits", func(t *testing.T) { runLimits(t, tr) })
 	t.Run("ReplaySeam", func(t *testing.T) { runSeam(t, tr) })

@@ -35,6 +35,9 @@ type Options struct {
 	// APIKeys, when not empty, mounts the server API at /api/ with these
 	// keys.
 	APIKeys []string
+	// Auth, when set, configures the token verifier instead of the
+	// default: HS256 with Secret.
+	Auth *auth.Config
 }
 
 // Server is a running node.
@@ -80,7 +83,11 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := auth.NewVerifier(context.Background(), auth.Config{Secrets: [][]byte{Secret}, Clock: opts.Hub.Clock})
+	acfg := auth.Config{Secrets: [][]byte{Secret}, Clock: opts.Hub.Clock}
+	if opts.Auth != nil {
+		acfg = *opts.Auth
+	}
+	v, err := auth.NewVerifier(context.Background(), acfg)
 	if err != nil {
 		t.Fatal(err)
 	}
