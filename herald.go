@@ -189,3 +189,34 @@ type PublishResponse struct {
 	PublishResult
 	Err error
 }
+
+// PresenceEntry is one connection's presence in a channel.
+type PresenceEntry struct {
+	// ConnectionID identifies the connection, unique across nodes.
+	ConnectionID string
+	// UserID is the connection's user.
+	UserID string
+	// Info is the user's token info claim, or nil.
+	Info json.RawMessage
+}
+
+// PresenceBroker is a Broker that keeps presence: which connections are
+// in which channel, on every node that shares the broker. Entries belong
+// to the node (the broker instance) that added them; a node that stops
+// without removing its entries (a crash, a lost network) has them dropped
+// once its lease, which the broker renews while it runs, lapses.
+//
+// All methods may be called concurrently. For one channel and connection,
+// the effects of calls made one after the other by the same caller apply
+// in that order.
+type PresenceBroker interface {
+	// AddPresence records e in channel, replacing an entry with the same
+	// ConnectionID.
+	AddPresence(ctx context.Context, channel string, e PresenceEntry) error
+	// RemovePresence removes the connection's entry from channel; removing
+	// an absent entry is not an error.
+	RemovePresence(ctx context.Context, channel, connectionID string) error
+	// Presence returns the channel's entries, of nodes whose lease is
+	// live, in no particular order.
+	Presence(ctx context.Context, channel string) ([]PresenceEntry, error)
+}

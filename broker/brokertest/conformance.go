@@ -23,13 +23,29 @@ type Options struct {
 	Clock herald.Clock
 	// RetentionFor, when set, gives per-channel retention.
 	RetentionFor func(channel string) herald.Retention
+	// PresenceTTL is how long a node's presence entries outlive it: the
+	// lease the broker renews while it runs.
+	PresenceTTL time.Duration
 }
 
 // Harness makes brokers for the suite.
 type Harness struct {
-	// New returns a new, empty broker for t, made with opts. The suite
-	// closes it.
+	// New returns a new broker for t, made with opts, over storage that
+	// holds nothing yet (for a shared server: a prefix or namespace of
+	// its own). The suite closes it.
 	New func(t *testing.T, opts Options) herald.Broker
+	// Peer returns another broker over the same storage as b, as a second
+	// node would run: the same channels, logs and presence. Nil skips the
+	// tests of several nodes, which suits brokers that live in one
+	// process. The suite starts and closes it.
+	Peer func(t *testing.T, b herald.Broker, opts Options) herald.Broker
+	// Cut breaks b's connections to its server once, as a network blink
+	// does; b must reconnect by itself. Nil skips the test.
+	Cut func(t *testing.T, b herald.Broker)
+	// RestartServer stops the server that b's storage lives in and starts
+	// it again on the same data and address; the broker must reconnect
+	// by itself. Nil skips the test.
+	RestartServer func(t *testing.T, b herald.Broker)
 	// Reopen closes b and returns a broker over the same stored data, as
 	// after a restart. Nil skips the restart tests, which suits brokers
 	// whose data lives only in their process.
@@ -69,6 +85,16 @@ func Run(t *testing.T, h Harness) {
 		{"BatchKeepsOrder", testBatch},
 		{"SurvivesRestart", testRestart},
 		{"ClosedBrokerRefuses", testClosed},
+		{"RetentionByAgeRealTime", testRetentionAgeRealTime},
+		{"DedupeWindowRealTime", testDedupeWindowRealTime},
+		{"Presence", testPresence},
+		{"NodesGapless", testNodesGapless},
+		{"NodesDedupe", testNodesDedupe},
+		{"NodesHistory", testNodesHistory},
+		{"NodesPresence", testNodesPresence},
+		{"NodeLeaseLapses", testNodeLeaseLapses},
+		{"CatchUpAfterCut", testCatchUpAfterCut},
+		{"ServerRestart", testServerRestart},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, h) })
