@@ -37,7 +37,7 @@ func (a *handler) presence(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The wire types are the API's own, not the hub's, so that a change in
 	// the hub cannot change the documented format by accident.
-	members, err := a.hub.Presence(channel)
+	members, err := a.hub.Presence(r.Context(), channel)
 	if err != nil {
 		return err
 	}

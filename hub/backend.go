@@ -120,56 +120,6 @@ func (h *Hub) History(ctx context.Context, channel string, req herald.HistoryReq
 	return h.broker.History(ctx, channel, req)
 }
 
-// PresenceMember is one user subscribed to a channel on this node.
-type PresenceMember struct {
-	UserID string `json:"userId"`
-	// Connections counts the user's subscribed connections.
-	Connections int             `json:"connections"`
-	Info        json.RawMessage `json:"info,omitempty"`
-}
-
-// Presence lists the users subscribed to channel on this node, by user id.
-// A namespace with presence off answers forbidden.
-func (h *Hub) Presence(channel string) ([]PresenceMember, error) {
-	if !protocol.ValidChannel(channel) {
-		return nil, &protocol.Error{Code: protocol.CodeBadRequest, Message: "invalid channel name"}
-	}
-	if h.cfg.Namespaces.Lookup(channel).NoPresence {
-		return nil, &protocol.Error{Code: protocol.CodeForbidden, Message: "presence is off for this namespace"}
-	}
-	h.mu.RLock()
-	c := h.channels[channel]
-	h.mu.RUnlock()
-	if c == nil {
-		return []PresenceMember{}, nil
-	}
-	byUser := map[string]*PresenceMember{}
-	c.mu.Lock()
-	for _, sub := range c.subs {
-		s := sub.sess
-		s.mu.Lock()
-		id := s.identity
-		live := !s.closed && !sub.removed()
-		s.mu.Unlock()
-		if id == nil || !live {
-			continue
-		}
-		m := byUser[id.UserID]
-		if m == nil {
-			m = &PresenceMember{UserID: id.UserID, Info: id.Info}
-			byUser[id.UserID] = m
-		}
-		m.Connections++
-	}
-	c.mu.Unlock()
-	out := make([]PresenceMember, 0, len(byUser))
-	for _, m := range byUser {
-		out = append(out, *m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
-	return out, nil
-}
-
 // Disconnect closes the connections of userID, or the one connection with
 // connectionID (either may be empty, not both), with code and reason, and
 // returns how many it closed.

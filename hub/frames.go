@@ -146,6 +146,7 @@ func (s *Session) refresh(ident *herald.Identity, ref string) {
 	s.mu.Unlock()
 	for _, sub := range lost {
 		s.hub.leave(sub)
+		s.removePresence(sub.channel)
 		s.hub.notifyUnsubscribed(s, ident, sub.channel)
 	}
 }

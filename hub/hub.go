@@ -18,6 +18,9 @@ import (
 type Hub struct {
 	cfg    Config
 	broker herald.Broker
+	// presenceWG counts the goroutines that take ended sessions out of
+	// the broker's presence.
+	presenceWG sync.WaitGroup
 	auth   herald.Authenticator
 	log    *slog.Logger
 	clock  herald.Clock
@@ -131,6 +134,7 @@ func (h *Hub) Shutdown(ctx context.Context, code int) error {
 	for _, s := range h.sessionList() {
 		s.abort()
 	}
+	h.presenceWG.Wait()
 	h.stopOnce.Do(func() { close(h.stop) })
 	h.wg.Wait()
 	return err

@@ -136,6 +136,19 @@ func (s *Session) Closed() {
 	if id != nil {
 		s.hub.Stats.Authenticated.Add(-1)
 		s.hub.removeUser(id.UserID)
+		if len(subs) > 0 && s.hub.sharedPresence() != nil {
+			channels := make([]string, len(subs))
+			for i, sub := range subs {
+				channels[i] = sub.channel
+			}
+			// Off the transport's goroutine: the broker is a round trip
+			// away. Shutdown waits for these.
+			s.hub.presenceWG.Add(1)
+			go func() {
+				defer s.hub.presenceWG.Done()
+				s.removePresence(channels...)
+			}()
+		}
 		for _, sub := range subs {
 			s.hub.notifyUnsubscribed(s, id, sub.channel)
 		}

@@ -170,11 +170,13 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 		}
 		// The session may have ended while joining, after its cleanup
 		// looked for subscriptions to remove.
+		s.addPresence(id, f.Channel)
 		s.mu.Lock()
 		ended := s.ended
 		s.mu.Unlock()
 		if ended {
 			s.hub.leave(sub)
+			s.removePresence(f.Channel)
 			return
 		}
 	}
@@ -196,6 +198,7 @@ func (s *Session) unsubscribe(f *protocol.Frame) {
 	id := s.identity
 	s.mu.Unlock()
 	s.hub.leave(sub)
+	s.removePresence(f.Channel)
 	if id != nil {
 		s.hub.notifyUnsubscribed(s, id, f.Channel)
 	}

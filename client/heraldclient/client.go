@@ -20,6 +20,10 @@ type Client struct {
 	cfg        Config
 	log        *slog.Logger
 	httpClient *http.Client
+	// endpoints are URL then FallbackURLs; endpoint is the index of the
+	// one to dial next, used by the run loop only.
+	endpoints []string
+	endpoint  int
 	// ownTransport is the transport of the HTTP client New made, closed by
 	// Close; nil when the caller supplied Config.HTTPClient.
 	ownTransport *http.Transport
@@ -89,6 +93,7 @@ func New(cfg Config) (*Client, error) {
 		unsubs:    make(map[string]chan error),
 	}
 	c.out.init()
+	c.endpoints = append([]string{cfg.URL}, cfg.FallbackURLs...)
 	c.httpClient = cfg.HTTPClient
 	if c.httpClient == nil {
 		// An own transport, so that Close can close its idle connections

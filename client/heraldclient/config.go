@@ -3,6 +3,7 @@ package heraldclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -15,6 +16,13 @@ type Config struct {
 	// URL is the server's WebSocket endpoint, for example
 	// "ws://127.0.0.1:8080/ws" (wss:// behind TLS).
 	URL string
+	// FallbackURLs are more endpoints of the same cluster (any node
+	// serves any client). After a failed connection attempt or a lost
+	// connection the client moves on to the next endpoint, in the order
+	// URL, FallbackURLs[0], FallbackURLs[1], … and round again, so that a
+	// node that died or drains does not hold its clients back. Behind a
+	// load balancer, leave it empty.
+	FallbackURLs []string
 	// Token returns the token (a JWT) to authenticate with. It is called
 	// before every connection attempt, so a reconnect after close 4001
 	// (token expired or rejected) always uses a fresh token, and when the
@@ -82,14 +90,16 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.URL == "" {
 		return cfg, errors.New("heraldclient: Config.URL is required")
 	}
-	u, err := url.Parse(cfg.URL)
-	if err != nil {
-		return cfg, errors.New("heraldclient: Config.URL: " + err.Error())
-	}
-	switch u.Scheme {
-	case "ws", "wss", "http", "https":
-	default:
-		return cfg, errors.New("heraldclient: Config.URL must be a ws:// or wss:// URL")
+	for _, raw := range append([]string{cfg.URL}, cfg.FallbackURLs...) {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return cfg, errors.New("heraldclient: Config.URL: " + err.Error())
+		}
+		switch u.Scheme {
+		case "ws", "wss", "http", "https":
+		default:
+			return cfg, fmt.Errorf("heraldclient: %q is not a ws:// or wss:// URL", raw)
+		}
 	}
 	if cfg.Token == nil {
 		return cfg, errors.New("heraldclient: Config.Token is required")

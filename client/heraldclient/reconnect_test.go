@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -443,4 +444,41 @@ func ExampleClient() {
 	if _, err := c.Publish(ctx, "chat.1", "message.new", map[string]any{"text": "hi"}); err != nil {
 		fmt.Println(err)
 	}
+}
+
+// TestFallbackURLs: a client moves on to the next endpoint when one is
+// down or goes away.
+func TestFallbackURLs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "ws://" + ln.Addr().String() + "/ws"
+	ln.Close()
+	a := testserver.Start(t, testserver.Options{})
+	b := testserver.Start(t, testserver.Options{})
+	tweak := func(urls ...string) func(*heraldclient.Config) {
+		return func(cfg *heraldclient.Config) {
+			cfg.FallbackURLs = urls
+			cfg.BackoffMin, cfg.BackoffMax = 10*time.Millisecond, 50*time.Millisecond
+		}
+	}
+
+	t.Run("first endpoint down", func(t *testing.T) {
+		c, _ := connected(t, dead, staticToken("alice", "chat.>"), tweak(a.URL))
+		publish(t, c, "chat.fallback", text(1))
+	})
+	t.Run("node goes away", func(t *testing.T) {
+		c, states := connected(t, a.URL, staticToken("alice", "chat.>"), tweak(b.URL))
+		publish(t, c, "chat.fallback", text(2))
+		a.Stop()
+		states.waitFor(t, heraldclient.StateDisconnected, waitTimeout)
+		states.waitFor(t, heraldclient.StateConnected, waitTimeout)
+		if ack := publish(t, c, "chat.moved", text(3)); ack.Seq != 1 {
+			t.Fatalf("publish after the move got seq %d, want 1 on the other node", ack.Seq)
+		}
+		if n := b.Hub.Stats.Authenticated.Load(); n == 0 {
+			t.Fatal("the other node saw no authenticated connection")
+		}
+	})
 }

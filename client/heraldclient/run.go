@@ -61,6 +61,7 @@ func (c *Client) run(connectCtx context.Context, first chan<- error, runDone cha
 			return
 		}
 		lastErr = err
+		c.endpoint = (c.endpoint + 1) % len(c.endpoints)
 		c.setState(StateDisconnected, err)
 		d := bo.next()
 		c.log.Info("heraldclient: disconnected; reconnecting", "err", err, "in", d)
@@ -143,14 +144,15 @@ func (c *Client) attempt(connectCtx context.Context, connecting bool) (*conn, er
 		return nil, &fatalError{fmt.Errorf("heraldclient: token provider: %w", err)}
 	}
 	cn := newConn(c)
-	ws, _, err := websocket.Dial(ctx, c.cfg.URL, &websocket.DialOptions{
+	endpoint := c.endpoints[c.endpoint]
+	ws, _, err := websocket.Dial(ctx, endpoint, &websocket.DialOptions{
 		HTTPClient: c.httpClient,
 		HTTPHeader: c.cfg.Header,
 		// A server's WebSocket ping is a sign of life too.
 		OnPingReceived: func(context.Context, []byte) bool { cn.touch(); return true },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("heraldclient: dial %s: %w", c.cfg.URL, err)
+		return nil, fmt.Errorf("heraldclient: dial %s: %w", endpoint, err)
 	}
 	ws.SetReadLimit(c.cfg.ReadLimit)
 	c.mu.Lock()
