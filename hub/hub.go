@@ -21,9 +21,9 @@ type Hub struct {
 	// presenceWG counts the goroutines that take ended sessions out of
 	// the broker's presence.
 	presenceWG sync.WaitGroup
-	auth   herald.Authenticator
-	log    *slog.Logger
-	clock  herald.Clock
+	auth       herald.Authenticator
+	log        *slog.Logger
+	clock      herald.Clock
 
 	// Stats are the hub's live counters.
 	Stats Stats
