@@ -25,11 +25,16 @@ type DisconnectRequest struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// DisconnectResponse says how many connections were closed. Zero is not
-// an error: the user may have gone already, and a retry of a disconnect
-// must not fail.
+// DisconnectResponse says how many connections were closed on the node
+// that answered, and whether the other nodes of the cluster were told to
+// close theirs. Zero is not an error: the user may have gone already, and
+// a retry of a disconnect must not fail.
 type DisconnectResponse struct {
 	Disconnected int `json:"disconnected"`
+	// Cluster is true when the node shares its broker with other nodes
+	// and has told them; they close their matching connections within
+	// moments.
+	Cluster bool `json:"cluster"`
 }
 
 // disconnect serves POST /api/disconnect, on this node's connections.
@@ -55,7 +60,12 @@ func (a *handler) disconnect(w http.ResponseWriter, r *http.Request) error {
 	if reason == "" {
 		reason = protocol.CloseCodes[code]
 	}
-	n := a.hub.Disconnect(req.UserID, req.ConnectionID, code, reason)
-	writeJSON(w, http.StatusOK, DisconnectResponse{Disconnected: n})
+	n, cluster, err := a.hub.Disconnect(r.Context(), req.UserID, req.ConnectionID, code, reason)
+	if err != nil {
+		// The local connections are closed; the other nodes were not
+		// told. A retry is safe: a disconnect is idempotent.
+		return err
+	}
+	writeJSON(w, http.StatusOK, DisconnectResponse{Disconnected: n, Cluster: cluster})
 	return nil
 }

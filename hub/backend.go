@@ -90,6 +90,9 @@ func (h *Hub) countPublish(res herald.PublishResult) {
 // backendPublication checks a backend publish to channel and returns the
 // publication to store.
 func (h *Hub) backendPublication(channel string, p *BackendPublish) (*herald.Publication, *protocol.Error) {
+	if Reserved(channel) {
+		return nil, errReserved
+	}
 	if p.ID == "" {
 		p.ID = newPublishID()
 	}
@@ -117,13 +120,29 @@ func (h *Hub) History(ctx context.Context, channel string, req herald.HistoryReq
 	if !protocol.ValidChannel(channel) {
 		return herald.History{}, &protocol.Error{Code: protocol.CodeBadRequest, Message: "invalid channel name"}
 	}
+	if Reserved(channel) {
+		return herald.History{}, errReserved
+	}
 	return h.broker.History(ctx, channel, req)
 }
 
 // Disconnect closes the connections of userID, or the one connection with
-// connectionID (either may be empty, not both), with code and reason, and
-// returns how many it closed.
-func (h *Hub) Disconnect(userID, connectionID string, code int, reason string) int {
+// connectionID (either may be empty, not both), with code and reason. It
+// returns how many it closed on this node, and whether it told the other
+// nodes sharing the broker to do the same; an error means they could not
+// be told (the local connections are closed regardless), and a retry is
+// safe.
+func (h *Hub) Disconnect(ctx context.Context, userID, connectionID string, code int, reason string) (n int, cluster bool, err error) {
+	n = h.disconnectLocal(userID, connectionID, code, reason)
+	if !h.clustered() {
+		return n, false, nil
+	}
+	err = h.tellPeers(ctx, control{Op: opDisconnect, UserID: userID, ConnectionID: connectionID, Code: code, Reason: reason})
+	return n, err == nil, err
+}
+
+// disconnectLocal closes the matching connections on this node.
+func (h *Hub) disconnectLocal(userID, connectionID string, code int, reason string) int {
 	var victims []*Session
 	h.sessMu.Lock()
 	for _, s := range h.sessions {

@@ -103,6 +103,9 @@ func (h *Hub) Start(ctx context.Context) error {
 	if err := h.broker.Start(ctx, h); err != nil {
 		return err
 	}
+	if err := h.startControl(ctx); err != nil {
+		return err
+	}
 	h.wg.Add(1)
 	go h.sweepLoop()
 	return nil
@@ -144,6 +147,10 @@ func (h *Hub) Shutdown(ctx context.Context, code int) error {
 // publication once and queues the frame on every local subscriber, then
 // flushes each session it touched once.
 func (h *Hub) HandlePublications(name string, pubs []*herald.Publication) {
+	if name == ControlChannel {
+		h.handleControl(pubs)
+		return
+	}
 	h.mu.RLock()
 	c := h.channels[name]
 	h.mu.RUnlock()

@@ -69,7 +69,7 @@ func (n *Namespaces) Lookup(channel string) Namespace {
 // for the broker.
 func (n *Namespaces) Retention(channel string, nodeAge time.Duration, nodeCount uint64) herald.Retention {
 	ns := n.Lookup(channel)
-	if ns.NoHistory {
+	if ns.NoHistory || Reserved(channel) {
 		return herald.Retention{}
 	}
 	r := herald.Retention{Age: nodeAge, Count: nodeCount}

@@ -75,6 +75,9 @@ func (h *Hub) Presence(ctx context.Context, channel string) ([]PresenceMember, e
 	if !protocol.ValidChannel(channel) {
 		return nil, &protocol.Error{Code: protocol.CodeBadRequest, Message: "invalid channel name"}
 	}
+	if Reserved(channel) {
+		return nil, errReserved
+	}
 	if h.cfg.Namespaces.Lookup(channel).NoPresence {
 		return nil, &protocol.Error{Code: protocol.CodeForbidden, Message: "presence is off for this namespace"}
 	}

@@ -85,6 +85,9 @@ func (s *Session) admitPublish(id *herald.Identity, f *protocol.Frame) (*herald.
 		return nil, errAuthFirst
 	}
 	h := s.hub
+	if Reserved(f.Channel) {
+		return nil, errReserved
+	}
 	ns := h.cfg.Namespaces.Lookup(f.Channel)
 	if ns.BackendOnly {
 		return nil, &protocol.Error{Code: protocol.CodeForbidden, Message: "clients may not publish to this namespace"}

@@ -209,6 +209,9 @@ func (s *Session) unsubscribe(f *protocol.Frame) {
 // (its own user channel, or its patterns; never another user's channel).
 func (s *Session) admitSubscribe(id *herald.Identity, channel string) *protocol.Error {
 	h := s.hub
+	if Reserved(channel) {
+		return errReserved
+	}
 	if h.cfg.Hooks != nil && h.cfg.Namespaces.Lookup(channel).SubscribeHook {
 		ctx, cancel := context.WithTimeout(h.life, h.cfg.HookTimeout)
 		defer cancel()

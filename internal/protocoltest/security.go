@@ -38,6 +38,8 @@ func runPermissions(t *testing.T, tr Transport) {
 		{"tail needs one segment", []string{"chat.>"}, sub("chat"), protocol.TypeError, protocol.CodeForbidden},
 		{"prefix is not a segment", []string{"chat.>"}, sub("chatroom.1"), protocol.TypeError, protocol.CodeForbidden},
 		{"no patterns, no channels", nil, sub("chat.1"), protocol.TypeError, protocol.CodeForbidden},
+		{"a reserved namespace", []string{">"}, sub("$herald.control"), protocol.TypeError, protocol.CodeForbidden},
+		{"publish to a reserved namespace", []string{">"}, pub("$herald.control", "x"), protocol.TypeError, protocol.CodeForbidden},
 		{"publish granted", []string{"chat.>"}, pub("chat.1", "x"), protocol.TypeAck, ""},
 		{"publish outside the patterns", []string{"chat.*"}, pub("chat.1.2", "x"), protocol.TypeError, protocol.CodeForbidden},
 		{"publish to a backend-only namespace", []string{">"}, pub("news.1", "x"), protocol.TypeError, protocol.CodeForbidden},
