@@ -1,0 +1,56 @@
+package redisbroker
+
+import (
+	"context"
+	"testing"
+
+	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/broker/brokertest"
+)
+
+// harness runs the conformance suite on the servers given; restart, when
+// set, restarts the (single) server.
+func harness(servers []*redisServer, url string, restart func(t *testing.T)) brokertest.Harness {
+	h := brokertest.Harness{
+		New: func(t *testing.T, opts brokertest.Options) herald.Broker {
+			return newTestBroker(t, config(url, randomPrefix(), opts))
+		},
+		Peer: func(t *testing.T, b herald.Broker, opts brokertest.Options) herald.Broker {
+			return newTestBroker(t, config(url, b.(*Broker).cfg.Prefix, opts))
+		},
+		Reopen: func(t *testing.T, b herald.Broker, opts brokertest.Options) herald.Broker {
+			prefix := b.(*Broker).cfg.Prefix
+			if err := b.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return newTestBroker(t, config(url, prefix, opts))
+		},
+		Cut: func(t *testing.T, b herald.Broker) {
+			name := ClientName(b.(*Broker).cfg.NodeID)
+			killed := 0
+			for _, s := range servers {
+				n, err := s.killClients(name)
+				if err != nil {
+					t.Fatalf("cut: %v", err)
+				}
+				killed += n
+			}
+			if killed == 0 {
+				t.Fatalf("cut: no connection named %s", name)
+			}
+		},
+	}
+	if restart != nil {
+		h.RestartServer = func(t *testing.T, _ herald.Broker) { restart(t) }
+	}
+	return h
+}
+
+func TestConformance(t *testing.T) {
+	brokertest.Run(t, harness([]*redisServer{srv}, srv.url(), func(t *testing.T) {
+		srv.shutdown()
+		if err := srv.start(); err != nil {
+			t.Fatalf("restarting redis-server: %v", err)
+		}
+	}))
+}

@@ -1,0 +1,71 @@
+package redisbroker
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldrt/herald"
+)
+
+// startReplica starts a replica of the package's server and waits until
+// it is in sync.
+func startReplica(t *testing.T) {
+	t.Helper()
+	r, err := startRedis(t.TempDir(), "--replicaof", "127.0.0.1", formatUint(uint64(srv.port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.shutdown)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, err := r.do("INFO", "replication")
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica did not sync: %q %v", info, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestWaitReplicas(t *testing.T) {
+	tests := []struct {
+		name     string
+		replicas int // started for the case
+		wantErr  error
+	}{
+		{"not enough replicas", 0, ErrNotReplicated},
+		{"one replica", 1, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for range tt.replicas {
+				startReplica(t)
+			}
+			b, _ := startedBroker(t, Config{WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond})
+			ctx := context.Background()
+			for i, want := range []herald.PublishResult{{Seq: 1}, {Seq: 1, Duplicate: true}} {
+				res, err := b.Publish(ctx, "w.chan", &herald.Publication{ID: "x", Payload: []byte("1")})
+				if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+					t.Fatalf("publish %d: %v, want %v", i, err, tt.wantErr)
+				}
+				if res.Seq != want.Seq || res.Duplicate != want.Duplicate {
+					t.Fatalf("publish %d: %+v, want %+v", i, res, want)
+				}
+			}
+			resps := b.PublishBatch(ctx, []herald.PublishRequest{
+				{Channel: "w.chan", Publication: &herald.Publication{ID: "y", Payload: []byte("1")}},
+				{Channel: "w.other", Publication: &herald.Publication{ID: "y", Payload: []byte("1")}},
+			})
+			for i, r := range resps {
+				if !errors.Is(r.Err, tt.wantErr) || (tt.wantErr == nil) != (r.Err == nil) || r.Seq != uint64(2-i) {
+					t.Fatalf("batch %d: %+v, want seq %d and %v", i, r, 2-i, tt.wantErr)
+				}
+			}
+		})
+	}
+}
