@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,4 +50,32 @@ func PinProcess(cpu int) error {
 	}
 	runtime.GOMAXPROCS(1)
 	return nil
+}
+
+// cpusOf returns the cores process pid may run on, as a list like "0",
+// "1" or "0-1,3", or "" if it cannot be read.
+func cpusOf(pid int) string {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(pid, &set); err != nil {
+		return ""
+	}
+	// Not runtime.NumCPU: it counts the cores this process started with.
+	var parts []string
+	for cpu, left := 0, set.Count(); left > 0; cpu++ {
+		if !set.IsSet(cpu) {
+			continue
+		}
+		end := cpu
+		for set.IsSet(end + 1) {
+			end++
+		}
+		left -= end - cpu + 1
+		if end == cpu {
+			parts = append(parts, strconv.Itoa(cpu))
+		} else {
+			parts = append(parts, strconv.Itoa(cpu)+"-"+strconv.Itoa(end))
+		}
+		cpu = end
+	}
+	return strings.Join(parts, ",")
 }

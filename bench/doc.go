@@ -1,13 +1,19 @@
 // Package bench runs the scenarios of `herald bench` (see BENCH.md in the
-// project's shared notes): idle connections and fan-out so far; chat,
-// reconnect and cluster plug in the same way, as a Config, a Run function
-// and a Report over a shared Env.
+// project's shared notes): idle connections, fan-out, chat rooms and a
+// reconnect storm, each as a Config, a Run function and a Report over a
+// shared Env; fan-out and chat also on a cluster of nodes.
 //
-// An Env is the server under test (a child `herald serve` pinned to one
-// core, or a running server) plus one load generator (package loadgen)
-// on an nbio event loop. A scenario drives clients through the Env,
-// samples the server process from /proc, and returns a Report that can be
-// written as a table, as JSON and as an SVG plot (package report).
+// An Env is the server under test (one or more child `herald serve`
+// processes pinned to one core, or a running server) plus one load
+// generator (package loadgen) on an nbio event loop. A scenario drives
+// clients through the Env, spreading them over the nodes, samples the
+// server processes from /proc, and returns a Report that can be written
+// as a table, as JSON and as an SVG plot (package report).
+//
+// Fan-out and chat share the ramp (rampRun): stamped publishes at growing
+// rates until deliveries stop keeping up, a steady run at a fraction of
+// that rate, and seq accounting on every subscriber. CompareNodes sets a
+// cluster's run beside one node's on the same broker.
 //
 // Beside the code, `go test -bench` measures Herald's fan-out in-process
 // against the bare broadcast loop of package bare, so that Herald's rate

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/heraldrt/herald/bench/report"
 )
@@ -97,12 +98,46 @@ func serverLabel(s ServerInfo) string {
 	if s.Baseline {
 		name = "bare broadcast baseline"
 	}
+	var out string
 	switch {
+	case s.Nodes > 1 && s.Child && s.Pinned:
+		out = fmt.Sprintf("%d herald nodes, children pinned to one core", s.Nodes)
+	case s.Nodes > 1 && s.Child:
+		out = fmt.Sprintf("%d herald nodes, children (not pinned)", s.Nodes)
+	case s.Nodes > 1:
+		out = fmt.Sprintf("%d herald nodes at %s and others", s.Nodes, s.URL)
 	case s.Child && s.Pinned:
-		return name + " child pinned to one core"
+		out = name + " child pinned to one core"
 	case s.Child:
-		return name + " child (not pinned)"
+		out = name + " child (not pinned)"
 	default:
-		return name + " at " + s.URL
+		out = name + " at " + s.URL
 	}
+	if s.Broker != "" {
+		out += ", on " + s.Broker
+	}
+	return out
+}
+
+// pinningLabel says which cores the server and the load generator ran on.
+func pinningLabel(s ServerInfo) string {
+	cores := func(c string) string {
+		switch {
+		case c == "":
+			return "cores unknown"
+		case strings.ContainsAny(c, ",-"):
+			return "cores " + c
+		default:
+			return "core " + c
+		}
+	}
+	srv := "server"
+	if s.Nodes > 1 {
+		srv = fmt.Sprintf("all %d nodes", s.Nodes)
+	}
+	out := srv + " on " + cores(s.ServerCPUs) + ", load generator on " + cores(s.LoadCPUs)
+	if s.Broker != "" {
+		out += ", broker not pinned by the bench"
+	}
+	return out
 }

@@ -72,13 +72,30 @@ func TestIdleRefusesTooManyConns(t *testing.T) {
 }
 
 func tinyFanout() bench.FanoutConfig {
-	return bench.FanoutConfig{
-		Subscribers: 20, StartRate: 20, MaxSteps: 2, StepDuration: 300 * time.Millisecond,
+	return bench.FanoutConfig{Subscribers: 20, RampConfig: tinyRamp(20)}
+}
+
+// tinyRamp is a ramp of two short steps from startRate, then a short
+// steady run.
+func tinyRamp(startRate float64) bench.RampConfig {
+	return bench.RampConfig{
+		StartRate: startRate, MaxSteps: 2, StepDuration: 300 * time.Millisecond,
 		SteadyDuration: 500 * time.Millisecond, DrainTimeout: 5 * time.Second,
 	}
 }
 
 func checkFanout(t *testing.T, rep *bench.FanoutReport) {
+	t.Helper()
+	checkRamp(t, &rep.RampResult)
+	if rep.FrameBytes < float64(rep.PayloadBytes) {
+		t.Fatalf("frames of %v bytes for %d-byte payloads", rep.FrameBytes, rep.PayloadBytes)
+	}
+	checkOutputs(t, rep)
+}
+
+// checkRamp checks a tiny ramp's figures: two steps that keep up, a
+// steady run, nothing lost, duplicated or refused.
+func checkRamp(t *testing.T, rep *bench.RampResult) {
 	t.Helper()
 	if len(rep.Steps) != 2 || rep.Saturation.Reached {
 		t.Fatalf("steps %d, saturation %+v: two short steps should both keep up", len(rep.Steps), rep.Saturation)
@@ -92,16 +109,15 @@ func checkFanout(t *testing.T, rep *bench.FanoutReport) {
 	if st.PublishRate <= 0 || st.DeliveredPerSec <= 0 || st.Latency.Count == 0 || st.Latency.P50Ms <= 0 || st.Latency.P999Ms < st.Latency.P50Ms {
 		t.Fatalf("implausible steady run %+v", st)
 	}
-	if rep.Lost != 0 || rep.Duplicated != 0 || !rep.Ramp.Drained || !rep.SteadyIntegrity.Drained || rep.SteadyIntegrity.Closed != 0 {
-		t.Fatalf("integrity: lost %d dup %d ramp %+v steady %+v", rep.Lost, rep.Duplicated, rep.Ramp, rep.SteadyIntegrity)
+	if rep.Lost != 0 || rep.Duplicated != 0 || !rep.RampIntegrity.Drained || !rep.SteadyIntegrity.Drained || rep.SteadyIntegrity.Closed != 0 {
+		t.Fatalf("integrity: lost %d dup %d ramp %+v steady %+v", rep.Lost, rep.Duplicated, rep.RampIntegrity, rep.SteadyIntegrity)
 	}
 	if rep.SteadyIntegrity.Received != rep.Steady.Latency.Count {
 		t.Fatalf("steady: %d received, %d latencies recorded", rep.SteadyIntegrity.Received, rep.Steady.Latency.Count)
 	}
-	if rep.FrameBytes < float64(rep.PayloadBytes) {
-		t.Fatalf("frames of %v bytes for %d-byte payloads", rep.FrameBytes, rep.PayloadBytes)
+	if rep.ErrorFrames != 0 {
+		t.Fatalf("%d error frames, the last: %s", rep.ErrorFrames, rep.LastError)
 	}
-	checkOutputs(t, rep)
 }
 
 func TestFanoutSmoke(t *testing.T) {
@@ -115,8 +131,8 @@ func TestFanoutSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFanout(t, rep)
-	if got := srv.Hub.Stats.Delivered.Load(); got < rep.Ramp.Received+rep.SteadyIntegrity.Received {
-		t.Fatalf("server delivered %d, clients received %d", got, rep.Ramp.Received+rep.SteadyIntegrity.Received)
+	if got := srv.Hub.Stats.Delivered.Load(); got < rep.RampIntegrity.Received+rep.SteadyIntegrity.Received {
+		t.Fatalf("server delivered %d, clients received %d", got, rep.RampIntegrity.Received+rep.SteadyIntegrity.Received)
 	}
 }
 
@@ -135,8 +151,8 @@ func TestFanoutSmokeOnBareBaseline(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFanout(t, rep)
-	if srv.Delivered() != rep.Ramp.Received+rep.SteadyIntegrity.Received {
-		t.Fatalf("bare server wrote %d, clients received %d", srv.Delivered(), rep.Ramp.Received+rep.SteadyIntegrity.Received)
+	if srv.Delivered() != rep.RampIntegrity.Received+rep.SteadyIntegrity.Received {
+		t.Fatalf("bare server wrote %d, clients received %d", srv.Delivered(), rep.RampIntegrity.Received+rep.SteadyIntegrity.Received)
 	}
 }
 

@@ -2,13 +2,15 @@ package hub
 
 import "github.com/heraldrt/herald/protocol"
 
-// allowFrames takes n tokens from the connection's frame bucket. A refused
-// message gets rate_limited; a client that goes on sending past a burst's
-// worth of refusals is closed with 4029. It runs on the connection's
-// handler goroutine, which owns the bucket.
-func (s *Session) allowFrames(n int) bool {
+// allowFrames takes a token per frame from the connection's frame bucket.
+// A refused message gets rate_limited, once per frame that has an id
+// (with that id as ref, so that the client knows which requests to send
+// again) or once for the message; a client that goes on sending past a
+// burst's worth of refusals is closed with 4029. It runs on the
+// connection's handler goroutine, which owns the bucket.
+func (s *Session) allowFrames(frames []protocol.Frame) bool {
 	cfg := &s.hub.cfg
-	if s.frames.Allow(s.hub.clock.Now().UnixMilli(), n, cfg.MaxFrameRate, cfg.MaxFrameBurst) {
+	if s.frames.Allow(s.hub.clock.Now().UnixMilli(), len(frames), cfg.MaxFrameRate, cfg.MaxFrameBurst) {
 		s.refused = 0
 		return true
 	}
@@ -19,7 +21,17 @@ func (s *Session) allowFrames(n int) bool {
 		s.closeLocked(protocol.CloseRateLimited, protocol.CloseCodes[protocol.CloseRateLimited])
 		return false
 	}
-	s.queueError(&protocol.Error{Code: protocol.CodeRateLimited, Message: "too many frames; slow down"}, "", "")
+	refused := &protocol.Error{Code: protocol.CodeRateLimited, Message: "too many frames; slow down and send this again"}
+	answered := false
+	for i := range frames {
+		if f := &frames[i]; f.ID != "" {
+			s.queueError(refused, f.ID, f.Channel)
+			answered = true
+		}
+	}
+	if !answered {
+		s.queueError(refused, "", "")
+	}
 	s.flushLocked()
 	return false
 }

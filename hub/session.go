@@ -86,7 +86,7 @@ func (s *Session) HandleMessage(data []byte) {
 		s.sendError(asProtocolError(err), "", "")
 		return
 	}
-	if !s.allowFrames(len(frames)) {
+	if !s.allowFrames(frames) {
 		return
 	}
 	batcher, _ := s.hub.broker.(herald.BatchPublisher)

@@ -13,10 +13,17 @@ import (
 )
 
 // Spec is what one client does when it connects: authenticate with Token,
-// then subscribe live (no lastSeq) to each of Channels.
+// then subscribe to each of Channels, live or, with LastSeq, resuming.
 type Spec struct {
 	Token    string
 	Channels []string
+	// LastSeq, when not nil, holds one seq per channel of Channels: the
+	// client subscribes with lastSeq and expects exactly the messages
+	// after it (the subscription is counted as not recovered otherwise).
+	// Nil subscribes live.
+	LastSeq []uint64
+	// URL is the node to connect to. Empty means the Engine's URL.
+	URL string
 }
 
 // Handler receives the events of ready clients. See the package doc for
@@ -80,11 +87,17 @@ type Client struct {
 // a message right after the last one is new, one at or below it is a
 // duplicate, one further ahead leaves a gap of lost messages.
 type subscription struct {
-	channel  string
-	last     atomic.Uint64
-	messages atomic.Uint64
-	lost     atomic.Uint64
-	dup      atomic.Uint64
+	channel string
+	// resume is set when the subscribe carries lastSeq (last's initial
+	// value).
+	resume bool
+	last   atomic.Uint64
+	// head is the seq the subscribed frame announced.
+	head      atomic.Uint64
+	recovered atomic.Bool
+	messages  atomic.Uint64
+	lost      atomic.Uint64
+	dup       atomic.Uint64
 }
 
 // SubStats is a snapshot of one subscription.
@@ -96,6 +109,12 @@ type SubStats struct {
 	// Messages counts every message frame received; Lost counts seqs
 	// skipped over, Duplicated frames at or below Last.
 	Messages, Lost, Duplicated uint64
+	// Head is the channel's head the subscribed frame announced.
+	Head uint64
+	// Resumed tells that the subscribe carried lastSeq, Recovered that
+	// the server honoured it. A resume that was not recovered (the server
+	// sent snapshot_required) counts the skipped seqs as Lost.
+	Resumed, Recovered bool
 }
 
 func newClient(e *Engine, i int, s Spec, h Handler, settle func(*Client, error)) *Client {
@@ -103,6 +122,10 @@ func newClient(e *Engine, i int, s Spec, h Handler, settle func(*Client, error))
 	c.subs = make([]subscription, len(s.Channels))
 	for j, ch := range s.Channels {
 		c.subs[j].channel = ch
+		if s.LastSeq != nil {
+			c.subs[j].resume = true
+			c.subs[j].last.Store(s.LastSeq[j])
+		}
 	}
 	return c
 }
@@ -128,7 +151,10 @@ func (c *Client) Subs() []SubStats {
 	out := make([]SubStats, len(c.subs))
 	for i := range c.subs {
 		s := &c.subs[i]
-		out[i] = SubStats{Channel: s.channel, Last: s.last.Load(), Messages: s.messages.Load(), Lost: s.lost.Load(), Duplicated: s.dup.Load()}
+		out[i] = SubStats{
+			Channel: s.channel, Last: s.last.Load(), Messages: s.messages.Load(), Lost: s.lost.Load(), Duplicated: s.dup.Load(),
+			Head: s.head.Load(), Resumed: s.resume, Recovered: s.recovered.Load(),
+		}
 	}
 	return out
 }
@@ -268,8 +294,8 @@ func (c *Client) onDecoded(f *protocol.Frame) {
 		c.subscribe()
 	case protocol.TypeSubscribed:
 		for i := range c.subs {
-			if c.subs[i].channel == f.Channel {
-				c.subs[i].last.Store(f.Seq)
+			if s := &c.subs[i]; s.channel == f.Channel {
+				s.subscribed(f.Seq, f.Recovered)
 				c.pending--
 			}
 		}
@@ -303,12 +329,32 @@ func (c *Client) subscribe() {
 		b = strconv.AppendInt(b, int64(i), 10)
 		b = append(b, `","channel":`...)
 		b = protocol.AppendString(b, c.subs[i].channel)
+		if c.subs[i].resume {
+			b = append(b, `,"lastSeq":`...)
+			b = strconv.AppendUint(b, c.subs[i].last.Load(), 10)
+		}
 		b = append(b, '}')
 	}
 	b = append(b, ']')
 	if err := c.Send(b); err != nil {
 		c.settleConnect(fmt.Errorf("send subscribe: %w", err))
 	}
+}
+
+// subscribed records the subscribed frame: head is the channel's head. A
+// live subscription goes on from head; a recovered resume from its
+// lastSeq, with the replay to come; a resume the server could not honour
+// goes on live from head, and what it skipped is lost.
+func (s *subscription) subscribed(head uint64, recovered bool) {
+	s.head.Store(head)
+	s.recovered.Store(recovered)
+	if s.resume && recovered {
+		return
+	}
+	if last := s.last.Load(); s.resume && head > last {
+		s.lost.Add(head - last)
+	}
+	s.last.Store(head)
 }
 
 func (c *Client) onMessage(m *Message) {

@@ -152,3 +152,66 @@ func TestConnectFailsWithoutServer(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+func TestClientsResumeFromLastSeq(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	// The engine's own URL goes nowhere: every Spec names the node.
+	e, err := loadgen.NewEngine(loadgen.Config{URL: "ws://127.0.0.1:1/ws"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	h := &counter{closes: make(chan int, 16)}
+	pub, err := e.Connect(ctx, 1, func(int) (loadgen.Spec, error) {
+		return loadgen.Spec{Token: token(t, "p", "room.>"), URL: srv.URL}, nil
+	}, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := pub[0].Publish("p"+string(rune('a'+i)), "room.1", "", []byte(`1`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); h.acks.Load() < 5; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d acks, want 5", h.acks.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	tests := []struct {
+		name      string
+		lastSeq   []uint64
+		messages  uint64
+		recovered bool
+	}{
+		{"live", nil, 0, false},
+		{"behind", []uint64{2}, 3, true},
+		{"from the start", []uint64{0}, 5, true},
+		{"up to date", []uint64{5}, 0, true},
+		{"ahead of the log", []uint64{9}, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs, err := e.Connect(ctx, 1, func(int) (loadgen.Spec, error) {
+				return loadgen.Spec{Token: token(t, "u", "room.>"), Channels: []string{"room.1"}, LastSeq: tc.lastSeq, URL: srv.URL}, nil
+			}, h, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs[0].Close()
+			want := loadgen.SubStats{Channel: "room.1", Last: 5, Messages: tc.messages, Head: 5, Resumed: tc.lastSeq != nil, Recovered: tc.recovered}
+			for deadline := time.Now().Add(5 * time.Second); cs[0].Subs()[0].Messages < tc.messages; {
+				if time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if got := cs[0].Subs()[0]; got != want {
+				t.Fatalf("stats %+v, want %+v", got, want)
+			}
+		})
+	}
+}

@@ -75,8 +75,16 @@ func (e *Engine) dial(c *Client) {
 		c.dialFailed(err)
 		return
 	}
-	local := e.nextSource()
 	u := *e.url
+	if c.spec.URL != "" {
+		pu, err := parseURL(c.spec.URL)
+		if err != nil {
+			c.dialFailed(err)
+			return
+		}
+		u = *pu
+	}
+	local := e.nextSource()
 	u.Scheme = "http"
 	req := &http.Request{
 		Method:     http.MethodGet,

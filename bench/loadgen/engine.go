@@ -21,7 +21,8 @@ import (
 // Config configures an Engine. The zero value of each field is its
 // documented default.
 type Config struct {
-	// URL is the server's WebSocket endpoint, ws://host:port/ws. Required.
+	// URL is the server's WebSocket endpoint, ws://host:port/ws: the
+	// node clients connect to unless their Spec names another. Required.
 	URL string
 	// Pollers is the number of event-loop goroutines. Zero means 1: one
 	// loop saturates one core, which is all a pinned load generator has.
@@ -89,12 +90,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
-	u, err := url.Parse(cfg.URL)
+	u, err := parseURL(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("loadgen: server url: %w", err)
-	}
-	if u.Scheme != "ws" {
-		return nil, fmt.Errorf("loadgen: server url %q: only ws:// is supported", cfg.URL)
+		return nil, err
 	}
 	e := &Engine{cfg: cfg, url: u, clients: make(map[*Client]struct{})}
 	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() && ip.To4() != nil {
@@ -117,9 +115,24 @@ func NewEngine(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
+// parseURL parses a server's WebSocket URL.
+func parseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: server url: %w", err)
+	}
+	if u.Scheme != "ws" {
+		return nil, fmt.Errorf("loadgen: server url %q: only ws:// is supported", s)
+	}
+	return u, nil
+}
+
 // RouteNBIOLogs sends nbio's logs, which otherwise go to stdout, to log.
 // nbio's logger is process-wide.
 func RouteNBIOLogs(log *slog.Logger) { logging.SetLogger(nbioLogger{log}) }
+
+// InFlight returns the bound on connections being set up at once.
+func (e *Engine) InFlight() int { return e.cfg.InFlight }
 
 // Stats returns a snapshot of the engine's counters.
 func (e *Engine) Stats() EngineStats {
@@ -135,7 +148,8 @@ func (e *Engine) Stats() EngineStats {
 // authenticated and subscribed to its channels. spec(i) gives client i's
 // token and channels; it is called on the calling goroutine. progress,
 // when not nil, is called with the count of ready clients as they become
-// ready (on the event loop: it must be quick). Connect fails on the first
+// ready (on the event loop, one call at a time, all of them before
+// Connect returns: it must be quick). Connect fails on the first
 // client that cannot connect or on ctx's end, and then closes the clients
 // it opened.
 func (e *Engine) Connect(ctx context.Context, n int, spec func(i int) (Spec, error), h Handler, progress func(ready int)) ([]*Client, error) {
@@ -161,15 +175,16 @@ func (e *Engine) Connect(ctx context.Context, n int, spec func(i int) (Spec, err
 		}
 		if err == nil {
 			ready++
+			// Under mu, so that every call is over when Connect
+			// returns.
+			if progress != nil {
+				progress(ready)
+			}
 		}
-		r := ready
 		if finished && settled == started {
 			close(allDone)
 		}
 		mu.Unlock()
-		if err == nil && progress != nil {
-			progress(r)
-		}
 	}
 	var loopErr error
 loop:

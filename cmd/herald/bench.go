@@ -22,9 +22,11 @@ import (
 // pinned to one core (or measures --server-url) and prints a table, or
 // JSON with --json.
 type benchCmd struct {
-	Idle       benchIdleCmd   `cmd:"" help:"N authenticated connections, each subscribed to its own channel, left idle: server memory per connection and idle CPU."`
-	Fanout     benchFanoutCmd `cmd:"" help:"One channel, S subscribers, a publisher ramping its rate: deliveries/s at saturation, then latency percentiles at half of it."`
-	BareServer bareServerCmd  `cmd:"" name:"bare-server" hidden:"" help:"Run the bare broadcast baseline server (used by fanout --baseline)."`
+	Idle       benchIdleCmd      `cmd:"" help:"N authenticated connections, each subscribed to its own channel, left idle: server memory per connection and idle CPU."`
+	Fanout     benchFanoutCmd    `cmd:"" help:"One channel, S subscribers, a publisher ramping its rate: deliveries/s at saturation, then latency percentiles at half of it."`
+	Chat       benchChatCmd      `cmd:"" help:"Many small rooms, every member publishing with acks at a ramping (or fixed) total rate: deliveries/s, publish→ack and publish→deliver latency."`
+	Reconnect  benchReconnectCmd `cmd:"" help:"N subscribers drop, M messages are published while they are away, all come back with lastSeq: time until every client has every missed message, against N plain reconnects."`
+	BareServer bareServerCmd     `cmd:"" name:"bare-server" hidden:"" help:"Run the bare broadcast baseline server (used by fanout --baseline)."`
 }
 
 // benchFlags are the flags every scenario shares.
@@ -50,19 +52,55 @@ type benchIdleCmd struct {
 }
 
 type benchFanoutCmd struct {
+	benchFlags   `embed:""`
+	clusterFlags `embed:""`
+
+	Subscribers int     `default:"5000" help:"Subscribers on the channel."`
+	StartRate   float64 `default:"10" help:"First publish rate, messages/s."`
+	rampFlags   `embed:""`
+	Baseline    bool `help:"Measure the bare broadcast loop (encode once, write to all, no protocol work) instead of herald serve."`
+	Compare     bool `help:"Measure the bare broadcast loop, then herald serve, in one run, and report the ratios."`
+}
+
+type benchChatCmd struct {
+	benchFlags   `embed:""`
+	clusterFlags `embed:""`
+
+	Rooms     int         `default:"500" help:"Rooms (channels)."`
+	Members   memberRange `default:"2..10" placeholder:"MIN..MAX" help:"Members per room, drawn uniformly for each room: 2..10 by default (at most 19000 members in all)."`
+	Seed      uint64      `default:"1" help:"Seed of the room sizes and the publishing order."`
+	StartRate float64     `default:"200" help:"First publish rate, messages/s of all members together."`
+	rampFlags `embed:""`
+}
+
+type benchReconnectCmd struct {
 	benchFlags `embed:""`
 
-	Subscribers    int           `default:"5000" help:"Subscribers on the channel."`
+	Subscribers int           `default:"10000" help:"Clients that drop and come back; at most 19000 (the open-files limit is 20,000 per process)."`
+	Channels    int           `default:"100" help:"Channels the subscribers are spread over (subscriber i on channel i mod N)."`
+	Missed      int           `default:"1000" help:"Messages published while the subscribers are away, round-robin over the channels."`
+	PayloadSize int           `default:"100" help:"Payload size in bytes."`
+	InFlight    int           `default:"256" help:"Connections the load generator sets up at once (dialed, not yet subscribed)."`
+	Timeout     time.Duration `default:"2m" help:"Bound on each phase (a storm, a drop, the publishing, the recovery)."`
+}
+
+// rampFlags are the load flags of fanout and chat.
+type rampFlags struct {
 	PayloadSize    int           `default:"100" help:"Payload size in bytes."`
-	StartRate      float64       `default:"10" help:"First publish rate, messages/s."`
 	RampFactor     float64       `default:"1.5" help:"Rate multiplier from one step to the next."`
 	Step           time.Duration `default:"3s" help:"Duration of each ramp step."`
 	MaxSteps       int           `default:"20" help:"Most ramp steps."`
 	LatencyLimit   time.Duration `default:"1s" help:"A step whose p99 latency is over this ends the ramp."`
 	SteadyFraction float64       `default:"0.5" help:"Fraction of the saturation rate for the latency run."`
 	Steady         time.Duration `default:"10s" help:"Duration of the latency run."`
-	Baseline       bool          `help:"Measure the bare broadcast loop (encode once, write to all, no protocol work) instead of herald serve."`
-	Compare        bool          `help:"Measure the bare broadcast loop, then herald serve, in one run, and report the ratios."`
+	Rate           float64       `placeholder:"MSG/S" help:"Skip the ramp: run the latency run at this publish rate, messages/s."`
+}
+
+func (f *rampFlags) config(startRate float64) bench.RampConfig {
+	return bench.RampConfig{
+		PayloadSize: f.PayloadSize, StartRate: startRate, RampFactor: f.RampFactor, StepDuration: f.Step, MaxSteps: f.MaxSteps,
+		LatencyLimit: f.LatencyLimit, SteadyFraction: f.SteadyFraction, SteadyDuration: f.Steady, Rate: f.Rate,
+	}
 }
 
 type bareServerCmd struct {
@@ -82,7 +120,7 @@ func (c *benchIdleCmd) Run() error {
 	if c.Conns > bench.MaxConnsPerProcess {
 		return fmt.Errorf("--conns %d: one process can hold at most %d connections here (the open-files limit is 20,000 per process); run several nodes and load generators for more", c.Conns, bench.MaxConnsPerProcess)
 	}
-	env, err := c.setup(ctx, false)
+	env, err := c.setup(ctx, serverSpec{nodes: 1})
 	if err != nil {
 		return err
 	}
@@ -97,35 +135,88 @@ func (c *benchFanoutCmd) Run() error {
 	if (c.Baseline || c.Compare) && c.ServerURL != "" {
 		return errors.New("--baseline and --compare start their own servers; they cannot be combined with --server-url")
 	}
+	if err := c.check(&c.benchFlags); err != nil {
+		return err
+	}
+	if (c.Baseline || c.Compare) && c.clustered() {
+		return errors.New("--baseline and --compare measure one bare server; they cannot be combined with --nodes, --broker or --compare-nodes")
+	}
+	if c.CompareNodes {
+		return c.output(c.compareNodes(ctx, func(ctx context.Context, nodes int) (bench.RampReport, error) {
+			return c.run(ctx, false, nodes)
+		}))
+	}
 	if c.Compare {
-		base, err := c.run(ctx, true)
+		base, err := c.run(ctx, true, 1)
 		if err != nil {
 			return c.output(base, err)
 		}
-		herald, err := c.run(ctx, false)
+		herald, err := c.run(ctx, false, 1)
 		if err != nil {
 			return c.output(herald, err)
 		}
 		return c.output(bench.Compare(herald, base), nil)
 	}
-	rep, err := c.run(ctx, c.Baseline)
+	rep, err := c.run(ctx, c.Baseline, c.Nodes)
 	return c.output(rep, err)
 }
 
-// run runs the fan-out scenario once, against herald serve or the bare
-// baseline.
-func (c *benchFanoutCmd) run(ctx context.Context, baseline bool) (*bench.FanoutReport, error) {
-	cfg := bench.FanoutConfig{
-		Subscribers: c.Subscribers, PayloadSize: c.PayloadSize,
-		StartRate: c.StartRate, RampFactor: c.RampFactor, StepDuration: c.Step, MaxSteps: c.MaxSteps,
-		LatencyLimit: c.LatencyLimit, SteadyFraction: c.SteadyFraction, SteadyDuration: c.Steady,
-	}
-	env, err := c.setup(ctx, baseline)
+// run runs the fan-out scenario once, against herald serve on nodes
+// nodes or the bare baseline.
+func (c *benchFanoutCmd) run(ctx context.Context, baseline bool, nodes int) (*bench.FanoutReport, error) {
+	cfg := bench.FanoutConfig{Subscribers: c.Subscribers, RampConfig: c.config(c.StartRate)}
+	env, err := c.setup(ctx, serverSpec{baseline: baseline, nodes: nodes, broker: c.Broker})
 	if err != nil {
 		return nil, err
 	}
 	rep, runErr := bench.RunFanout(ctx, env, cfg)
 	return rep, errors.Join(runErr, env.Close())
+}
+
+func (c *benchChatCmd) Run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := c.check(&c.benchFlags); err != nil {
+		return err
+	}
+	if c.CompareNodes {
+		return c.output(c.compareNodes(ctx, func(ctx context.Context, nodes int) (bench.RampReport, error) {
+			return c.run(ctx, nodes)
+		}))
+	}
+	rep, err := c.run(ctx, c.Nodes)
+	return c.output(rep, err)
+}
+
+// run runs the chat scenario once on nodes nodes.
+func (c *benchChatCmd) run(ctx context.Context, nodes int) (*bench.ChatReport, error) {
+	cfg := bench.ChatConfig{
+		Rooms: c.Rooms, MinMembers: c.Members.Min, MaxMembers: c.Members.Max, Seed: c.Seed,
+		RampConfig: c.config(c.StartRate),
+	}
+	env, err := c.setup(ctx, serverSpec{nodes: nodes, broker: c.Broker})
+	if err != nil {
+		return nil, err
+	}
+	rep, runErr := bench.RunChat(ctx, env, cfg)
+	return rep, errors.Join(runErr, env.Close())
+}
+
+func (c *benchReconnectCmd) Run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if c.Subscribers > bench.MaxConnsPerProcess {
+		return fmt.Errorf("--subscribers %d: one process can hold at most %d connections here (the open-files limit is 20,000 per process)", c.Subscribers, bench.MaxConnsPerProcess)
+	}
+	cfg := bench.ReconnectConfig{
+		Subscribers: c.Subscribers, Channels: c.Channels, Missed: c.Missed, PayloadSize: c.PayloadSize, Timeout: c.Timeout,
+	}
+	env, err := c.setup(ctx, serverSpec{nodes: 1, inFlight: c.InFlight})
+	if err != nil {
+		return err
+	}
+	rep, runErr := bench.RunReconnect(ctx, env, cfg)
+	return c.output(rep, errors.Join(runErr, env.Close()))
 }
 
 func (c *bareServerCmd) Run() error {
@@ -141,8 +232,16 @@ func (c *bareServerCmd) Run() error {
 	return s.Close(context.Background())
 }
 
+// serverSpec says which server a run starts.
+type serverSpec struct {
+	baseline bool   // the bare broadcast server, not herald serve
+	nodes    int    // herald serve nodes
+	broker   string // their --broker; "" for each one's embedded log
+	inFlight int    // connections set up at once; 0: the default
+}
+
 // setup pins the load generator and starts (or attaches to) the server.
-func (f *benchFlags) setup(ctx context.Context, baseline bool) (*bench.Env, error) {
+func (f *benchFlags) setup(ctx context.Context, spec serverSpec) (*bench.Env, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	loadgen.RouteNBIOLogs(log)
 	if !f.NoPin {
@@ -152,7 +251,8 @@ func (f *benchFlags) setup(ctx context.Context, baseline bool) (*bench.Env, erro
 	}
 	opts := bench.Options{
 		ServerURL: f.ServerURL, ServerPID: f.ServerPID, Secret: []byte(f.JWTSecret),
-		ServerCPU: f.ServerCPU, Baseline: baseline, Logger: log,
+		ServerCPU: f.ServerCPU, Baseline: spec.baseline, Logger: log,
+		Nodes: spec.nodes, Broker: spec.broker, InFlight: spec.inFlight,
 	}
 	if f.NoPin {
 		opts.ServerCPU = -1
@@ -165,14 +265,24 @@ func (f *benchFlags) setup(ctx context.Context, baseline bool) (*bench.Env, erro
 		if err != nil {
 			return nil, fmt.Errorf("find the herald binary: %w", err)
 		}
-		if baseline {
+		if spec.baseline {
 			opts.ServerCommand = []string{exe, "bench", "bare-server", "--addr", "{addr}"}
 		} else {
-			opts.ServerCommand = append([]string{exe, "serve",
+			opts.ServerCommand = []string{exe, "serve",
 				"--addr", "{addr}", "--data", "{data}", "--jwt-secret", "{secret}", "--log-level", "warn",
 				// The load comes from a few loopback addresses, fast.
 				"--conn-rate=-1",
-			}, f.ServerArg...)
+			}
+			if spec.broker != "" {
+				// A fresh prefix per run: the nodes of this run share
+				// it, and no run sees another's channels.
+				prefix, err := brokerPrefix()
+				if err != nil {
+					return nil, err
+				}
+				opts.ServerCommand = append(opts.ServerCommand, "--broker", spec.broker, "--broker-prefix", prefix)
+			}
+			opts.ServerCommand = append(opts.ServerCommand, f.ServerArg...)
 		}
 	}
 	return bench.Setup(ctx, opts)
@@ -207,6 +317,12 @@ func isNilReport(r reporter) bool {
 	case *bench.FanoutReport:
 		return r == nil
 	case *bench.FanoutComparison:
+		return r == nil
+	case *bench.ChatReport:
+		return r == nil
+	case *bench.ReconnectReport:
+		return r == nil
+	case *bench.NodesComparison:
 		return r == nil
 	}
 	return false

@@ -2,7 +2,7 @@
 //
 //	herald serve   run a node
 //	herald token   mint a development token
-//	herald bench   measure a node (idle connections, fan-out)
+//	herald bench   measure a node or a cluster (idle, fanout, chat, reconnect)
 package main
 
 import (
@@ -18,7 +18,7 @@ var version = "dev"
 type cli struct {
 	Serve   serveCmd         `cmd:"" help:"Run a Herald node."`
 	Token   tokenCmd         `cmd:"" help:"Mint a token for development and tests."`
-	Bench   benchCmd         `cmd:"" help:"Measure a node: idle connections and fan-out."`
+	Bench   benchCmd         `cmd:"" help:"Measure a node or a cluster: idle connections, fan-out, chat rooms, reconnects."`
 	Version kong.VersionFlag `help:"Print the version and exit."`
 }
 

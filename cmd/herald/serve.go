@@ -16,9 +16,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/api"
-	"github.com/heraldrt/herald/broker/membroker"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/metrics"
 	"github.com/heraldrt/herald/protocol"
@@ -39,6 +37,14 @@ type serveCmd struct {
 	JWTIssuer     string        `name:"jwt-issuer" group:"auth" help:"Required iss claim, when set."`
 	JWTAudience   string        `name:"jwt-audience" group:"auth" help:"Required aud claim, when set."`
 	JWTLeeway     time.Duration `name:"jwt-leeway" default:"5s" group:"auth" help:"Clock skew tolerated on exp, nbf and iat."`
+
+	Broker            string        `default:"embedded" group:"cluster" placeholder:"embedded|redis://…|nats://…" help:"Where channels live: embedded (this node's own log in --data) or a Redis (redis://host:6379, rediss://…) or NATS JetStream (nats://host:4222) server that several nodes share."`
+	BrokerPrefix      string        `default:"herald" group:"cluster" help:"Prefix of the broker's keys, subjects, streams and buckets; the nodes of one cluster share it."`
+	NodeID            string        `name:"node-id" group:"cluster" help:"This node's id in the cluster's presence; default: random."`
+	PresenceTTL       time.Duration `default:"30s" group:"cluster" help:"How long the presence of a node that stopped without saying goodbye outlives it."`
+	RedisWaitReplicas int           `name:"redis-wait-replicas" group:"cluster" help:"Ack a publish only once this many Redis replicas have it (WAIT), so that a failover loses nothing acked; 0: once the primary has it."`
+	NATSReplicas      int           `name:"nats-replicas" default:"1" group:"cluster" help:"Replicas of JetStream streams and buckets (3 for a NATS cluster that must survive a server's loss)."`
+	NATSStorage       string        `name:"nats-storage" default:"file" enum:"file,memory" group:"cluster" help:"JetStream storage of streams: file, or memory (lost when the NATS server restarts)."`
 
 	Durability     string         `default:"sync" enum:"sync,none" help:"When a publish is acked: sync = after fsync (group commit), none = before (faster; a crash may lose the last acks)."`
 	RetentionAge   time.Duration  `default:"72h" help:"How long messages are kept for replay."`
@@ -96,16 +102,7 @@ func (c *serveCmd) Run() error {
 	}
 	defer verifier.Close()
 
-	namespaces := c.Namespaces.Namespaces
-	broker, err := membroker.New(membroker.Config{
-		Dir:          c.Data,
-		Durability:   membroker.Durability(c.Durability),
-		DedupeWindow: c.DedupeWindow,
-		RetentionFor: func(channel string) herald.Retention {
-			return namespaces.Retention(channel, c.RetentionAge, c.RetentionCount)
-		},
-		Logger: log,
-	})
+	broker, brokerKind, err := c.broker(log)
 	if err != nil {
 		return err
 	}
@@ -172,7 +169,7 @@ func (c *serveCmd) Run() error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("herald listening", "addr", ln.Addr().String(), "data", c.Data, "durability", c.Durability)
+	log.Info("herald listening", "addr", ln.Addr().String(), "broker", brokerKind, "data", c.Data, "durability", c.Durability)
 
 	select {
 	case err := <-serveErr:

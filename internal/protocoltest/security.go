@@ -128,6 +128,11 @@ func runLimits(t *testing.T, tr Transport) {
 		for _, f := range frames {
 			if f.Type == protocol.TypeError && f.Code == protocol.CodeRateLimited {
 				limited++
+				// Each refused frame is named, so that a client knows
+				// which requests to send again.
+				if f.Ref == "" {
+					t.Fatalf("rate_limited without the refused frame's id: %+v", f)
+				}
 			}
 		}
 		if limited == 0 {

@@ -1,0 +1,197 @@
+package natsbroker
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/heraldrt/herald/protocol"
+)
+
+// channelBytes are the bytes protocol.ValidChannel takes in a segment.
+func channelBytes() []byte {
+	var out []byte
+	for c := 0; c < 256; c++ {
+		if protocol.ValidChannel("x" + string(rune(c))) {
+			out = append(out, byte(c))
+		}
+	}
+	return out
+}
+
+// TestChannelSubjects checks that every valid channel name makes a
+// valid, literal subject, and that channels map to subjects one to one.
+func TestChannelSubjects(t *testing.T) {
+	n := newNames("herald")
+	bytes := channelBytes()
+	if len(bytes) < 80 {
+		t.Fatalf("only %d channel bytes", len(bytes))
+	}
+	var channels []string
+	for _, c := range bytes {
+		s := string(c)
+		channels = append(channels, s, "ns."+s, s+s+".x", "a"+s+"b")
+	}
+	channels = append(channels, strings.Repeat("a.", protocol.MaxChannelLen/2)+"a")
+	for _, ch := range channels {
+		if !protocol.ValidChannel(ch) {
+			continue
+		}
+		subj := n.subject(ch)
+		if !server.IsValidPublishSubject(subj) {
+			t.Errorf("channel %q: subject %q is not a valid publish subject", ch, subj)
+		}
+		if back, ok := n.channel(subj); !ok || back != ch {
+			t.Errorf("channel %q: subject %q maps back to %q, %v", ch, subj, back, ok)
+		}
+		ns := protocol.Namespace(ch)
+		matched := false
+		for _, f := range n.streamSubjects(ns) {
+			if subjectMatches(f, subj) {
+				matched = true
+			}
+		}
+		if !matched {
+			t.Errorf("channel %q: subject %q is not in its namespace's stream %q", ch, subj, n.streamSubjects(ns))
+		}
+	}
+}
+
+// subjectMatches reports whether subject matches filter, whose only
+// wildcard is a final '>'.
+func subjectMatches(filter, subject string) bool {
+	if p, ok := strings.CutSuffix(filter, ">"); ok {
+		return strings.HasPrefix(subject, p) && len(subject) > len(p)
+	}
+	return filter == subject
+}
+
+func TestStreamNames(t *testing.T) {
+	n := newNames("herald")
+	tests := []struct {
+		name, ns, want string
+	}{
+		{"lowercase stays", "chat", "HERALD_chat"},
+		{"digits and dash stay", "a-1", "HERALD_a-1"},
+		{"uppercase is escaped", "Chat", "HERALD__43hat"},
+		{"underscore is escaped", "a_b", "HERALD_a_5Fb"},
+		{"punctuation is escaped", "a/b$c", "HERALD_a_2Fb_24c"},
+		{"long names get a digest", strings.Repeat("x", 100), "HERALD_" + strings.Repeat("x", 30) + "__"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := n.stream(tt.ns)
+			if !strings.HasPrefix(got, tt.want) || (!strings.Contains(tt.want, "__") && got != tt.want) {
+				t.Errorf("stream(%q) = %q, want %q", tt.ns, got, tt.want)
+			}
+		})
+	}
+	// Every namespace byte gives a valid stream name, and no two
+	// namespaces share one, even with case folded (a case-insensitive
+	// file system).
+	seen := map[string]string{}
+	for _, c := range channelBytes() {
+		for _, ns := range []string{string(c), "a" + string(c), string(c) + "Z", strings.Repeat(string(c), 90)} {
+			name := n.stream(ns)
+			if strings.ContainsAny(name, " \t\r\n\f.*>\\/") || len(name) > 100 {
+				t.Errorf("namespace %q: stream name %q is not valid", ns, name)
+			}
+			key := strings.ToLower(name)
+			if other, dup := seen[key]; dup && other != ns {
+				t.Errorf("namespaces %q and %q share stream name %q", ns, other, name)
+			}
+			seen[key] = ns
+		}
+	}
+}
+
+func TestValidPrefix(t *testing.T) {
+	tests := []struct {
+		prefix string
+		ok     bool
+	}{
+		{"herald", true},
+		{"Herald_app-2", true},
+		{"", false},
+		{"a.b", false},
+		{"a b", false},
+		{"a*", false},
+		{"é", false},
+		{strings.Repeat("p", 32), true},
+		{strings.Repeat("p", 33), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.prefix, func(t *testing.T) {
+			if got := validPrefix(tt.prefix); got != tt.ok {
+				t.Errorf("validPrefix(%q) = %v", tt.prefix, got)
+			}
+		})
+	}
+}
+
+func TestKeyToken(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"plain", "conn-1_A/b", "conn-1_A/b"},
+		{"dots are escaped", "chat.room", "chat=2Eroom"},
+		{"escape char is escaped", "a=b", "a=3Db"},
+		{"other bytes", "a b*>\x00é", "a=20b=2A=3E=00=C3=A9"},
+		{"empty", "", "="},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := keyToken(tt.in)
+			if got != tt.want {
+				t.Fatalf("keyToken(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if !validKey(got) || strings.Contains(got, ".") {
+				t.Fatalf("keyToken(%q) = %q is not one valid key token", tt.in, got)
+			}
+			back, err := decodeKeyToken(got)
+			if err != nil || back != tt.in {
+				t.Fatalf("decodeKeyToken(%q) = %q, %v; want %q", got, back, err, tt.in)
+			}
+		})
+	}
+	for _, bad := range []string{"", "a.b", "=4", "=zz", "=41", "a=2e", "=2E=", "é"} {
+		if s, err := decodeKeyToken(bad); err == nil {
+			t.Errorf("decodeKeyToken(%q) = %q, want an error", bad, s)
+		}
+	}
+}
+
+func FuzzKeyToken(f *testing.F) {
+	f.Add("chat.room=1")
+	f.Add("=")
+	f.Add("=2E")
+	f.Add("a=4")
+	f.Fuzz(func(t *testing.T, s string) {
+		tok := keyToken(s)
+		if back, err := decodeKeyToken(tok); err != nil || back != s {
+			t.Fatalf("keyToken(%q) = %q decodes to %q, %v", s, tok, back, err)
+		}
+		if !validKey(tok) {
+			t.Fatalf("keyToken(%q) = %q is not a valid key", s, tok)
+		}
+		// Decoding accepts only what keyToken writes.
+		if d, err := decodeKeyToken(s); err == nil && keyToken(d) != s {
+			t.Fatalf("decodeKeyToken(%q) = %q, which encodes to %q", s, d, keyToken(d))
+		}
+	})
+}
+
+func TestMsgID(t *testing.T) {
+	ids := map[string][2]string{}
+	for _, p := range [][2]string{{"a", "b.c"}, {"a.b", "c"}, {"a", "bc"}, {"ab", "c"}, {"a", ""}, {"a.x", ""}} {
+		id := msgID(p[0], p[1])
+		if len(id) != 32 {
+			t.Errorf("msgID(%q, %q) = %q: want 32 hex digits", p[0], p[1], id)
+		}
+		if other, dup := ids[id]; dup {
+			t.Errorf("msgID of %q and %q collide", p, other)
+		}
+		ids[id] = p
+	}
+}
