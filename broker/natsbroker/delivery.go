@@ -56,6 +56,8 @@ const (
 	// its pull request is alive; two missed, and the reader makes a new
 	// consumer.
 	readerHeartbeat = 2 * time.Second
+	// readBatch is the most messages a reader hands over in one go.
+	readBatch = 256
 	// readerCreateTimeout bounds one attempt to make a reader's consumer.
 	readerCreateTimeout = 3 * time.Second
 	// readerInactive is how long the server keeps a reader's consumer
@@ -378,16 +380,44 @@ func (r *reader) quitting() bool {
 	}
 }
 
-// read hands the consumer's messages to handle until it fails or the
-// reader stops; next is the stream sequence after the last one handled.
+// read hands the consumer's messages to the handler until it fails or
+// the reader stops; next is the stream sequence after the last one
+// handled. A feeder goroutine takes messages off the consumer, and read
+// hands over whatever has piled up in one go (up to readBatch), so that a
+// channel's consecutive publications reach the hub in one call: a node
+// that writes each message to thousands of sockets then coalesces a
+// backlog into one write per socket instead of falling behind.
 func (r *reader) read(cons jetstream.Consumer, next *uint64) error {
 	it, err := cons.Messages(jetstream.PullHeartbeat(readerHeartbeat), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
 		return err
 	}
-	defer it.Stop()
 	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
+	type fed struct {
+		msg jetstream.Msg
+		err error
+	}
+	feed := make(chan fed, readBatch)
+	feederDone := make(chan struct{})
+	go func() {
+		defer close(feederDone)
+		for {
+			msg, err := it.Next(jetstream.NextContext(ctx))
+			select {
+			case feed <- fed{msg, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel(nil)
+		it.Stop()
+		<-feederDone
+	}()
 	go func() {
 		select {
 		case <-r.quit:
@@ -397,26 +427,59 @@ func (r *reader) read(cons jetstream.Consumer, next *uint64) error {
 		case <-ctx.Done():
 		}
 	}()
-	var dseq uint64 // the consumer's sequence of the last message
-	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-				return cause
-			}
-			return err
+	fail := func(err error) error {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			return cause
 		}
-		md, err := msg.Metadata()
-		if err != nil {
-			return err
-		}
-		if md.Sequence.Consumer != dseq+1 {
-			return fmt.Errorf("%w: %d after %d", errConsumerGap, md.Sequence.Consumer, dseq)
-		}
-		dseq = md.Sequence.Consumer
-		r.handle(msg, md.Sequence.Stream)
-		*next = md.Sequence.Stream + 1
+		return err
 	}
+	var dseq uint64 // the consumer's sequence of the last message
+	batch := make([]delivery, 0, readBatch)
+	for {
+		var f fed
+		select {
+		case f = <-feed:
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		}
+		batch = batch[:0]
+		for {
+			if f.err != nil {
+				r.handle(batch, next)
+				return fail(f.err)
+			}
+			md, err := f.msg.Metadata()
+			if err != nil {
+				r.handle(batch, next)
+				return err
+			}
+			if md.Sequence.Consumer != dseq+1 {
+				r.handle(batch, next)
+				return fmt.Errorf("%w: %d after %d", errConsumerGap, md.Sequence.Consumer, dseq)
+			}
+			dseq = md.Sequence.Consumer
+			batch = append(batch, delivery{f.msg, md.Sequence.Stream})
+			if len(batch) == readBatch {
+				break
+			}
+			var more bool
+			select {
+			case f = <-feed:
+				more = true
+			default:
+			}
+			if !more {
+				break
+			}
+		}
+		r.handle(batch, next)
+	}
+}
+
+// delivery is a message of the namespace's stream and its sequence there.
+type delivery struct {
+	msg  jetstream.Msg
+	sseq uint64
 }
 
 // remove deletes a consumer the reader is done with, rather than leave
@@ -433,41 +496,58 @@ func (r *reader) remove(cons jetstream.Consumer) {
 	}
 }
 
-// handle delivers one message of the namespace if its channel is
-// subscribed here.
-func (r *reader) handle(msg jetstream.Msg, sseq uint64) {
+// handle delivers the messages of the namespace whose channels are
+// subscribed here, a channel's consecutive publications in one call, and
+// moves next past them.
+func (r *reader) handle(ds []delivery, next *uint64) {
+	if len(ds) == 0 {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b := r.b
-	channel, ok := b.names.channel(msg.Subject())
-	if !ok {
-		return
-	}
-	b.subMu.Lock()
-	s := b.subs[channel]
-	b.subMu.Unlock()
-	if s == nil || s.r != r {
-		return
-	}
 	hb := b.handler.Load()
-	if hb == nil {
-		return
+	var (
+		run     []*herald.Publication
+		runChan string
+	)
+	flush := func() {
+		if len(run) > 0 && hb != nil {
+			hb.h.HandlePublications(runChan, run)
+		}
+		run = nil
 	}
-	p, err := decodePublication(msg.Headers(), msg.Data())
-	if err != nil {
-		b.log.Error("skipping an undecodable publication", "channel", channel, "stream_seq", sseq, "err", err)
-		return
+	for _, d := range ds {
+		*next = d.sseq + 1
+		channel, ok := b.names.channel(d.msg.Subject())
+		if !ok {
+			continue
+		}
+		b.subMu.Lock()
+		s := b.subs[channel]
+		b.subMu.Unlock()
+		if s == nil || s.r != r || hb == nil {
+			continue
+		}
+		p, err := decodePublication(d.msg.Headers(), d.msg.Data())
+		if err != nil {
+			b.log.Error("skipping an undecodable publication", "channel", channel, "stream_seq", d.sseq, "err", err)
+			continue
+		}
+		if s.known && p.Seq <= s.last {
+			continue
+		}
+		if channel != runChan {
+			flush()
+			runChan = channel
+		}
+		if s.known && p.Seq > s.last+1 {
+			run = append(run, r.fill(s, channel, p.Seq)...)
+		}
+		run = append(run, p)
+		s.known, s.last, s.lastSSeq = true, p.Seq, d.sseq
 	}
-	if s.known && p.Seq <= s.last {
-		return
-	}
-	var pubs []*herald.Publication
-	if s.known && p.Seq > s.last+1 {
-		pubs = r.fill(s, channel, p.Seq)
-	}
-	pubs = append(pubs, p)
-	s.known, s.last, s.lastSSeq = true, p.Seq, sseq
-	hb.h.HandlePublications(channel, pubs)
+	flush()
 }
 
 // fill reads from the stream the channel's publications after the last
