@@ -219,4 +219,9 @@ type PresenceBroker interface {
 	// Presence returns the channel's entries, of nodes whose lease is
 	// live, in no particular order.
 	Presence(ctx context.Context, channel string) ([]PresenceEntry, error)
+	// DropPresence ends this node's lease at once, so that every entry it
+	// added stops counting everywhere, as a node leaving cleanly should:
+	// a draining node calls it instead of removing its entries one by
+	// one. Afterwards AddPresence fails with ErrClosed.
+	DropPresence(ctx context.Context) error
 }

@@ -122,6 +122,13 @@ func (h *Hub) Accepting() bool { return !h.draining.Load() }
 func (h *Hub) Shutdown(ctx context.Context, code int) error {
 	h.draining.Store(true)
 	h.endLife()
+	if p := h.sharedPresence(); p != nil {
+		// The node's users stop counting everywhere at once; they are
+		// about to reconnect to other nodes.
+		if err := p.DropPresence(ctx); err != nil && !errors.Is(err, herald.ErrClosed) {
+			h.log.Warn("dropping the node's presence failed; it lapses with the lease", "err", err)
+		}
+	}
 	for _, s := range h.sessionList() {
 		s.close(code, protocol.CloseCodes[code])
 	}

@@ -136,9 +136,9 @@ func (s *Session) Closed() {
 	if id != nil {
 		s.hub.Stats.Authenticated.Add(-1)
 		s.hub.removeUser(id.UserID)
-		// A draining node leaves its entries to its lease, which lapses
-		// once it stops (--presence-ttl): removing them one by one, for
-		// every connection at once, can outlast the drain.
+		// A draining node has dropped its presence at once (its lease):
+		// removing entries one by one, for every connection at once,
+		// can outlast the drain.
 		if len(subs) > 0 && s.hub.sharedPresence() != nil && !s.hub.draining.Load() {
 			channels := make([]string, len(subs))
 			for i, sub := range subs {

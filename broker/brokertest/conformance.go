@@ -93,6 +93,7 @@ func Run(t *testing.T, h Harness) {
 		{"NodesHistory", testNodesHistory},
 		{"NodesPresence", testNodesPresence},
 		{"NodeLeaseLapses", testNodeLeaseLapses},
+		{"DropPresence", testDropPresence},
 		{"CatchUpAfterCut", testCatchUpAfterCut},
 		{"ServerRestart", testServerRestart},
 	}

@@ -423,3 +423,31 @@ func testServerRestart(t *testing.T, h Harness) {
 		t.Fatalf("%d delivered across the restart, want 60", len(ids))
 	}
 }
+
+// testDropPresence: a node that drops its presence (a clean drain) has
+// its entries gone everywhere at once, long before its lease would lapse.
+func testDropPresence(t *testing.T, h Harness) {
+	needPeer(t, h)
+	opts := Options{PresenceTTL: time.Minute}
+	b, _ := newBroker(t, h, opts)
+	pb := presenceOf(t, b)
+	p, _ := peer(t, h, b, opts)
+	pp := presenceOf(t, p)
+	ctx := context.Background()
+	if err := pb.AddPresence(ctx, "conf.drop", herald.PresenceEntry{ConnectionID: "stays", UserID: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"goes1", "goes2"} {
+		if err := pp.AddPresence(ctx, "conf.drop", herald.PresenceEntry{ConnectionID: c, UserID: "bob"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitEntries(t, pb, "conf.drop", []string{"goes1/bob/", "goes2/bob/", "stays/alice/"})
+	if err := pp.DropPresence(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitEntries(t, pb, "conf.drop", []string{"stays/alice/"})
+	if err := pp.AddPresence(ctx, "conf.drop", herald.PresenceEntry{ConnectionID: "late", UserID: "bob"}); !errors.Is(err, herald.ErrClosed) {
+		t.Fatalf("AddPresence after DropPresence: %v, want ErrClosed", err)
+	}
+}

@@ -26,11 +26,13 @@ type Broker struct {
 
 	// leaseKey is this broker's key in the lease bucket: its node id and
 	// a random incarnation.
-	leaseKey      string
-	leaseTTL      time.Duration // the lease bucket's TTL
-	leases        jetstream.KeyValue
-	presence      jetstream.KeyValue
-	presenceStore jetstream.Stream // the presence bucket's stream, for purges
+	leaseKey string
+	// presenceDropped is set by DropPresence: the lease is not renewed.
+	presenceDropped atomic.Bool
+	leaseTTL        time.Duration // the lease bucket's TTL
+	leases          jetstream.KeyValue
+	presence        jetstream.KeyValue
+	presenceStore   jetstream.Stream // the presence bucket's stream, for purges
 
 	handler atomic.Pointer[handlerBox]
 

@@ -1,7 +1,6 @@
 package natsbroker
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/broker/internal/pubbody"
 )
 
 // A publication is one JetStream message on its channel's subject:
@@ -27,8 +27,6 @@ const (
 	hdrTime = "Herald-Time"
 )
 
-const codecVersion = 1
-
 var errCorrupt = errors.New("natsbroker: corrupt publication")
 
 // encodeMessage builds the message that stores p, with seq and time, on
@@ -41,15 +39,7 @@ func encodeMessage(subject string, p *herald.Publication, seq uint64, time int64
 	return m
 }
 
-func encodeBody(p *herald.Publication) []byte {
-	b := make([]byte, 0, 1+3*binary.MaxVarintLen16+len(p.ID)+len(p.Event)+len(p.From)+len(p.Payload))
-	b = append(b, codecVersion)
-	for _, s := range [...]string{p.ID, p.Event, p.From} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	return append(b, p.Payload...)
-}
+func encodeBody(p *herald.Publication) []byte { return pubbody.Encode(p) }
 
 // decodeHeader reads the seq and time of a stored publication.
 func decodeHeader(h nats.Header) (seq uint64, time int64, err error) {
@@ -71,21 +61,9 @@ func decodePublication(h nats.Header, data []byte) (*herald.Publication, error) 
 	if err != nil {
 		return nil, err
 	}
-	if len(data) < 1 || data[0] != codecVersion {
-		return nil, fmt.Errorf("%w: unknown body version", errCorrupt)
+	p, err := pubbody.Decode(data, seq, t)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
-	b := data[1:]
-	var fields [3]string
-	for i := range fields {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || l > uint64(len(b)-n) {
-			return nil, fmt.Errorf("%w: truncated body", errCorrupt)
-		}
-		fields[i] = string(b[n : n+int(l)])
-		b = b[n+int(l):]
-	}
-	return &herald.Publication{
-		Seq: seq, Time: t, ID: fields[0], Event: fields[1], From: fields[2],
-		Payload: append([]byte(nil), b...),
-	}, nil
+	return p, nil
 }

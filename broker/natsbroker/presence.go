@@ -115,7 +115,7 @@ func (b *Broker) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jets
 
 // AddPresence implements herald.PresenceBroker.
 func (b *Broker) AddPresence(ctx context.Context, channel string, e herald.PresenceEntry) error {
-	if b.closed.Load() {
+	if b.closed.Load() || b.presenceDropped.Load() {
 		return herald.ErrClosed
 	}
 	if err := checkChannel(channel); err != nil {
@@ -131,6 +131,24 @@ func (b *Broker) AddPresence(ctx context.Context, channel string, e herald.Prese
 	})
 	if err != nil {
 		return b.mapErr(fmt.Errorf("natsbroker: add presence in %s: %w", channel, err))
+	}
+	return nil
+}
+
+// DropPresence implements herald.PresenceBroker: it stops renewing the
+// node's lease and deletes it, which makes every entry written under it
+// stale for all readers at once; they are removed lazily, as a crashed
+// node's are.
+func (b *Broker) DropPresence(ctx context.Context) error {
+	if b.closed.Load() {
+		return herald.ErrClosed
+	}
+	b.presenceDropped.Store(true)
+	err := b.retry(ctx, attemptTimeout, func(ctx context.Context) error {
+		return b.leases.Delete(ctx, b.leaseKey)
+	})
+	if err != nil {
+		return b.mapErr(fmt.Errorf("natsbroker: drop presence: %w", err))
 	}
 	return nil
 }
@@ -296,6 +314,9 @@ func (b *Broker) leaseLoop() {
 		case <-b.life.Done():
 			return
 		case <-lease.C:
+			if b.presenceDropped.Load() {
+				continue
+			}
 			ctx, cancel := context.WithTimeout(b.life, every)
 			err := b.renewLease(ctx)
 			cancel()

@@ -1,73 +1,32 @@
 package redisbroker
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/heraldrt/herald"
+	"github.com/heraldrt/herald/broker/internal/pubbody"
 )
 
 // errCorrupt is returned for data read from Redis that this package did
 // not write (or that a newer version wrote in a format it cannot read).
 var errCorrupt = errors.New("redisbroker: corrupt record")
 
-const codecVersion = 1
-
-// encodeBody writes the parts of p that the publisher gives: version, then
-// id, event and from each length-prefixed, then the payload to the end.
-// Seq and Time are assigned by the publish script, which stores them next
-// to the body (the stream entry's id and its "t" field) and puts them in
-// front of it in the pub/sub message.
-func encodeBody(p *herald.Publication) []byte {
-	b := make([]byte, 0, 1+3*binary.MaxVarintLen16+len(p.ID)+len(p.Event)+len(p.From)+len(p.Payload))
-	b = append(b, codecVersion)
-	for _, s := range [...]string{p.ID, p.Event, p.From} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	return append(b, p.Payload...)
-}
+// encodeBody writes the parts of p that the publisher gives (see
+// pubbody). Seq and Time are assigned by the publish script, which stores
+// them next to the body (the stream entry's id and its "t" field) and
+// puts them in front of it in the pub/sub message.
+func encodeBody(p *herald.Publication) []byte { return pubbody.Encode(p) }
 
 // decodeBody is the inverse of encodeBody. It copies what it keeps.
 func decodeBody(b string, seq uint64, t int64) (*herald.Publication, error) {
-	if len(b) < 1 || b[0] != codecVersion {
-		return nil, errCorrupt
+	p, err := pubbody.Decode(b, seq, t)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
-	b = b[1:]
-	var fields [3]string
-	for i := range fields {
-		l, n := uvarint(b)
-		if n <= 0 || l > uint64(len(b)-n) {
-			return nil, errCorrupt
-		}
-		fields[i] = strings.Clone(b[n : n+int(l)])
-		b = b[n+int(l):]
-	}
-	return &herald.Publication{
-		Seq: seq, Time: t, ID: fields[0], Event: fields[1], From: fields[2],
-		Payload: []byte(b),
-	}, nil
-}
-
-// uvarint is binary.Uvarint over a string, without copying it.
-func uvarint(s string) (uint64, int) {
-	var x uint64
-	var shift uint
-	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
-		c := s[i]
-		if c < 0x80 {
-			if i == binary.MaxVarintLen64-1 && c > 1 {
-				return 0, -(i + 1) // overflow
-			}
-			return x | uint64(c)<<shift, i + 1
-		}
-		x |= uint64(c&0x7f) << shift
-		shift += 7
-	}
-	return 0, 0
+	return p, nil
 }
 
 // decodeMessage decodes a pub/sub message as the publish script builds

@@ -25,6 +25,9 @@ type presenceState struct {
 	// that has just ended. It is taken before localMu.
 	mu    sync.RWMutex
 	epoch string // the lease key's value; guarded by mu
+	// dropped is set by DropPresence: the lease is gone for good; guarded
+	// by mu.
+	dropped bool
 
 	localMu sync.Mutex
 	local   map[string]map[string]herald.PresenceEntry // channel -> connection -> entry
@@ -88,10 +91,13 @@ func (b *Broker) leaseLoop() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.PresenceTTL/3)
 		b.presence.mu.RLock()
-		epoch := b.presence.epoch
+		epoch, dropped := b.presence.epoch, b.presence.dropped
 		b.presence.mu.RUnlock()
+		if dropped {
+			return
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.PresenceTTL/3)
 		err := b.setLease(ctx, epoch, true)
 		if err == errLeaseLapsed {
 			err = b.retakeLease(ctx)
@@ -109,6 +115,9 @@ func (b *Broker) retakeLease(ctx context.Context) error {
 	ps := &b.presence
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	if ps.dropped {
+		return nil
+	}
 	epoch := newEpoch()
 	if err := b.setLease(ctx, epoch, false); err != nil {
 		return err
@@ -146,6 +155,27 @@ func (b *Broker) presenceRecord(e herald.PresenceEntry, epoch string) (string, e
 	return string(rec), nil
 }
 
+// DropPresence implements herald.PresenceBroker: it deletes the node's
+// lease, which makes every entry written under it stale for all readers
+// at once; they are deleted lazily, as a crashed node's are.
+func (b *Broker) DropPresence(ctx context.Context) error {
+	if b.closed.Load() {
+		return herald.ErrClosed
+	}
+	ps := &b.presence
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.dropped = true
+	ps.localMu.Lock()
+	ps.local = make(map[string]map[string]herald.PresenceEntry)
+	ps.localMu.Unlock()
+	cmd := b.client.B().Del().Key(b.leaseKey(b.cfg.NodeID)).Build().Pin()
+	if err := b.client.Do(ctx, cmd).Error(); err != nil {
+		return b.mapErr(fmt.Errorf("redisbroker: drop presence: %w", err))
+	}
+	return nil
+}
+
 // AddPresence implements herald.PresenceBroker.
 func (b *Broker) AddPresence(ctx context.Context, channel string, e herald.PresenceEntry) error {
 	if b.closed.Load() {
@@ -154,6 +184,9 @@ func (b *Broker) AddPresence(ctx context.Context, channel string, e herald.Prese
 	ps := &b.presence
 	ps.mu.RLock()
 	defer ps.mu.RUnlock()
+	if ps.dropped {
+		return herald.ErrClosed
+	}
 	rec, err := b.presenceRecord(e, ps.epoch)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -307,6 +308,22 @@ func TestClusterAPI(t *testing.T) {
 				}
 				if time.Now().After(deadline) {
 					t.Fatalf("presence still lists %v after bob's disconnect", members)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			// A node that drains takes its users out of presence at once,
+			// not after its lease (30 s by default) lapses.
+			if err := nodes[1].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			deadline = time.Now().Add(5 * time.Second)
+			for {
+				members := api("GET", "/api/presence?channel=chat.room", "")["members"].([]any)
+				if len(members) == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("presence still lists %v after alice's node drained", members)
 				}
 				time.Sleep(50 * time.Millisecond)
 			}

@@ -1,0 +1,77 @@
+// Package pubbody is the binary body in which the Redis and NATS brokers
+// store the parts of a publication that its publisher chose: a version
+// byte, then id, event and from, each prefixed with its length as a
+// uvarint, then the payload to the end. Seq and time are not in it: the
+// brokers keep them where their servers can read them (a stream entry's
+// id, message headers).
+//
+// # Concurrency properties
+//
+// The functions keep no state and may be called concurrently.
+package pubbody
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/heraldrt/herald"
+)
+
+// Version is the body format's version, its first byte.
+const Version = 1
+
+// ErrCorrupt is returned for a body this package did not write, or that
+// a newer version wrote in a format it cannot read.
+var ErrCorrupt = errors.New("corrupt publication body")
+
+// Encode writes p's id, event, from and payload.
+func Encode(p *herald.Publication) []byte {
+	b := make([]byte, 0, 1+3*binary.MaxVarintLen16+len(p.ID)+len(p.Event)+len(p.From)+len(p.Payload))
+	b = append(b, Version)
+	for _, s := range [...]string{p.ID, p.Event, p.From} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return append(b, p.Payload...)
+}
+
+// Decode is the inverse of Encode, over a string (as Redis clients hand
+// values over) or bytes. The publication it returns copies what it keeps
+// and has Seq and Time set as given.
+func Decode[T ~string | ~[]byte](b T, seq uint64, time int64) (*herald.Publication, error) {
+	if len(b) < 1 || b[0] != Version {
+		return nil, ErrCorrupt
+	}
+	b = b[1:]
+	var fields [3]string
+	for i := range fields {
+		l, n := uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return nil, ErrCorrupt
+		}
+		fields[i] = string(b[n : n+int(l)])
+		b = b[n+int(l):]
+	}
+	return &herald.Publication{
+		Seq: seq, Time: time, ID: fields[0], Event: fields[1], From: fields[2],
+		Payload: []byte(b),
+	}, nil
+}
+
+// uvarint is binary.Uvarint over a string or bytes, without copying.
+func uvarint[T ~string | ~[]byte](s T) (uint64, int) {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+		c := s[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, -(i + 1) // overflow
+			}
+			return x | uint64(c)<<shift, i + 1
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
+	}
+	return 0, 0
+}
