@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -67,7 +68,6 @@ func TestMetricsFollowTraffic(t *testing.T) {
 	late.Expect(protocol.TypeMessage)
 	late.Expect(protocol.TypeMessage)
 
-	got := scrape(t, srv.HTTP)
 	tests := []struct {
 		name string
 		want float64
@@ -87,6 +87,21 @@ func TestMetricsFollowTraffic(t *testing.T) {
 		{"herald_frames_in_total", 10, true},
 		{"herald_bytes_out_total", 100, true},
 		{"go_goroutines", 1, true},
+	}
+	// Counters move when a write completes, which may be a moment after
+	// the client has read it: scrape until they settle.
+	var got map[string]float64
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got = scrape(t, srv.HTTP)
+		settled := true
+		for _, tt := range tests {
+			if v, ok := got[tt.name]; !ok || (tt.min && v < tt.want) || (!tt.min && v != tt.want) {
+				settled = false
+			}
+		}
+		if settled || time.Now().After(deadline) {
+			break
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
