@@ -280,8 +280,50 @@ func (b *Broker) dispatchLoop() {
 		if hb == nil {
 			continue
 		}
+		// Take the commits that piled up while the handler was busy
+		// too, and hand each channel's publications over in one call:
+		// a node that writes each message to thousands of sockets then
+		// coalesces a backlog into one write per socket instead of
+		// falling further behind.
+		merged := false
+	drain:
+		for len(ds) < maxDispatchBatch {
+			select {
+			case more, ok := <-b.deliveries:
+				if !ok {
+					break drain
+				}
+				ds = append(ds[:len(ds):len(ds)], more...)
+				merged = true
+			default:
+				break drain
+			}
+		}
+		if merged {
+			ds = mergeByChannel(ds)
+		}
 		for _, d := range ds {
 			hb.h.HandlePublications(d.channel, d.pubs)
 		}
 	}
+}
+
+// maxDispatchBatch bounds the deliveries one dispatch merges.
+const maxDispatchBatch = 1024
+
+// mergeByChannel joins the deliveries of each channel, in order; the
+// channels keep the order of their first delivery.
+func mergeByChannel(ds []delivery) []delivery {
+	at := make(map[string]int, len(ds))
+	out := make([]delivery, 0, len(ds))
+	for _, d := range ds {
+		i, ok := at[d.channel]
+		if !ok {
+			at[d.channel] = len(out)
+			out = append(out, delivery{channel: d.channel, pubs: d.pubs[:len(d.pubs):len(d.pubs)]})
+			continue
+		}
+		out[i].pubs = append(out[i].pubs, d.pubs...)
+	}
+	return out
 }
