@@ -299,34 +299,29 @@ func TestClusterAPI(t *testing.T) {
 			if clients["alice"].State() != heraldclient.StateConnected {
 				t.Fatalf("alice's client is %v; only bob was disconnected", clients["alice"].State())
 			}
-			// Bob's presence goes with his connection.
-			deadline = time.Now().Add(10 * time.Second)
-			for {
-				members := api("GET", "/api/presence?channel=chat.room", "")["members"].([]any)
-				if len(members) == 1 {
-					break
+			// waitMembers waits until presence lists n members.
+			waitMembers := func(n int, within time.Duration, after string) {
+				t.Helper()
+				deadline := time.Now().Add(within)
+				for {
+					members := api("GET", "/api/presence?channel=chat.room", "")["members"].([]any)
+					if len(members) == n {
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("presence still lists %v after %s", members, after)
+					}
+					time.Sleep(50 * time.Millisecond)
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("presence still lists %v after bob's disconnect", members)
-				}
-				time.Sleep(50 * time.Millisecond)
 			}
+			// Bob's presence goes with his connection.
+			waitMembers(1, 10*time.Second, "bob's disconnect")
 			// A node that drains takes its users out of presence at once,
 			// not after its lease (30 s by default) lapses.
 			if err := nodes[1].cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
-			deadline = time.Now().Add(5 * time.Second)
-			for {
-				members := api("GET", "/api/presence?channel=chat.room", "")["members"].([]any)
-				if len(members) == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("presence still lists %v after alice's node drained", members)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			waitMembers(0, 5*time.Second, "alice's node drained")
 		})
 	}
 }
