@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -38,9 +36,6 @@ func benchJSON(t *testing.T, v any, args ...string) string {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	if strings.Contains(stderr.String(), "not available in this build") {
-		t.Skipf("herald serve has no such broker yet: %s", strings.TrimSpace(stderr.String()))
-	}
 	if err != nil {
 		t.Fatalf("herald bench %s: %v\nstderr:\n%s\nstdout:\n%s", strings.Join(args, " "), err, stderr.String(), stdout.String())
 	}
@@ -137,23 +132,9 @@ func TestBenchRefusesClusterFlagsThatCannotRun(t *testing.T) {
 // TestBenchClusterSmoke runs fanout and chat on 2 nodes sharing a broker
 // server that the test starts on a free port (never the shared one).
 func TestBenchClusterSmoke(t *testing.T) {
-	help, err := exec.Command(binary, "serve", "--help").CombinedOutput()
-	if err != nil {
-		t.Fatalf("herald serve --help: %v\n%s", err, help)
-	}
-	if !bytes.Contains(help, []byte("--broker-prefix")) {
-		t.Skip("herald serve has no --broker-prefix flag yet")
-	}
-	brokers := []struct {
-		name  string
-		start func(t *testing.T) string
-	}{
-		{"redis", startRedis},
-		{"nats", startNATS},
-	}
-	for _, b := range brokers {
+	for _, b := range clusterBrokers {
 		t.Run(b.name, func(t *testing.T) {
-			url := b.start(t)
+			url, _ := b.start(t)
 			var cmp struct {
 				Scenario        string   `json:"scenario"`
 				Nodes           int      `json:"nodes"`
@@ -175,62 +156,3 @@ func TestBenchClusterSmoke(t *testing.T) {
 	}
 }
 
-// startRedis starts a redis-server of the test's own on a free port and
-// returns its URL.
-func startRedis(t *testing.T) string {
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	startDaemon(t, addr, "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	return "redis://" + addr
-}
-
-// startNATS starts a nats-server with JetStream of the test's own on a
-// free port and returns its URL.
-func startNATS(t *testing.T) string {
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	startDaemon(t, addr, "nats-server", "-a", "127.0.0.1", "-p", port, "-js", "-sd", t.TempDir())
-	return "nats://" + addr
-}
-
-// startDaemon runs a broker server until the test ends and waits until
-// it listens on addr. It skips the test if the program is not installed.
-func startDaemon(t *testing.T, addr, name string, args ...string) {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s is not installed", name)
-	}
-	cmd := exec.Command(path, args...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("%s exited:\n%s", name, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening on %s after 10s:\n%s", name, addr, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
