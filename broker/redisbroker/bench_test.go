@@ -9,7 +9,7 @@ import (
 )
 
 func BenchmarkPublish(b *testing.B) {
-	br := newTestBroker(b, Config{URL: srv.url(), Prefix: randomPrefix(), Logger: testLogger})
+	br := newTestBroker(b, Config{URL: srv.URL(), Prefix: randomPrefix(), Logger: testLogger})
 	defer br.Close(context.Background())
 	payload := []byte(`{"text":"hello, world"}`)
 	b.RunParallel(func(pb *testing.PB) {
@@ -28,7 +28,7 @@ func BenchmarkPublish(b *testing.B) {
 }
 
 func BenchmarkPublishBatch(b *testing.B) {
-	br := newTestBroker(b, Config{URL: srv.url(), Prefix: randomPrefix(), Logger: testLogger})
+	br := newTestBroker(b, Config{URL: srv.URL(), Prefix: randomPrefix(), Logger: testLogger})
 	defer br.Close(context.Background())
 	payload := []byte(`{"text":"hello, world"}`)
 	const size = 64

@@ -1,6 +1,8 @@
 package redisbroker
 
 import (
+	"github.com/heraldrt/herald/internal/testbrokers"
+
 	"strconv"
 	"strings"
 	"testing"
@@ -12,17 +14,17 @@ import (
 // startCluster starts a Redis Cluster of three masters (no replicas) for
 // t, assigning the slots and introducing the nodes by hand so that it
 // needs redis-server only.
-func startCluster(t *testing.T) []*redisServer {
+func startCluster(t *testing.T) []*testbrokers.RedisServer {
 	t.Helper()
 	const nodes = 3
-	servers := make([]*redisServer, nodes)
+	servers := make([]*testbrokers.RedisServer, nodes)
 	for i := range servers {
-		s, err := startRedis(t.TempDir(), "--cluster-enabled", "yes",
+		s, err := testbrokers.NewRedis(t.TempDir(), "--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(s.shutdown)
+		t.Cleanup(s.Shutdown)
 		servers[i] = s
 	}
 	for i, s := range servers {
@@ -30,19 +32,19 @@ func startCluster(t *testing.T) []*redisServer {
 		for slot := i * 16384 / nodes; slot < (i+1)*16384/nodes; slot++ {
 			args = append(args, strconv.Itoa(slot))
 		}
-		if _, err := s.do(args...); err != nil {
+		if _, err := s.Do(args...); err != nil {
 			t.Fatalf("CLUSTER ADDSLOTS: %v", err)
 		}
 	}
 	for _, s := range servers[1:] {
-		if _, err := servers[0].do("CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(s.port)); err != nil {
+		if _, err := servers[0].Do("CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(s.Port)); err != nil {
 			t.Fatalf("CLUSTER MEET: %v", err)
 		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, s := range servers {
 		for {
-			info, err := s.do("CLUSTER", "INFO")
+			info, err := s.Do("CLUSTER", "INFO")
 			if err == nil && strings.Contains(info, "cluster_state:ok") &&
 				strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(nodes)) {
 				break
@@ -66,7 +68,7 @@ func TestConformanceCluster(t *testing.T) {
 	servers := startCluster(t)
 	addrs := make([]string, len(servers))
 	for i, s := range servers {
-		addrs[i] = s.addr()
+		addrs[i] = s.Addr()
 	}
 	url := "redis://" + addrs[0] + "?addr=" + strings.Join(addrs[1:], "&addr=")
 	brokertest.Run(t, harness(servers, url, nil))

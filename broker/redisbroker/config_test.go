@@ -2,6 +2,7 @@ package redisbroker
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -50,10 +51,12 @@ func TestConfig(t *testing.T) {
 }
 
 func TestNewFailsWithoutServer(t *testing.T) {
-	port, err := freePort()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	b, err := New(ctx, Config{URL: "redis://127.0.0.1:" + formatUint(uint64(port)) + "?dial_timeout=1s"})

@@ -1,6 +1,8 @@
 package redisbroker
 
 import (
+	"github.com/heraldrt/herald/internal/testbrokers"
+
 	"context"
 	"testing"
 
@@ -10,7 +12,7 @@ import (
 
 // harness runs the conformance suite on the servers given; restart, when
 // set, restarts the (single) server.
-func harness(servers []*redisServer, url string, restart func(t *testing.T)) brokertest.Harness {
+func harness(servers []*testbrokers.RedisServer, url string, restart func(t *testing.T)) brokertest.Harness {
 	h := brokertest.Harness{
 		New: func(t *testing.T, opts brokertest.Options) herald.Broker {
 			return newTestBroker(t, config(url, randomPrefix(), opts))
@@ -29,7 +31,7 @@ func harness(servers []*redisServer, url string, restart func(t *testing.T)) bro
 			name := ClientName(b.(*Broker).cfg.NodeID)
 			killed := 0
 			for _, s := range servers {
-				n, err := s.killClients(name)
+				n, err := s.KillClients(name)
 				if err != nil {
 					t.Fatalf("cut: %v", err)
 				}
@@ -47,9 +49,9 @@ func harness(servers []*redisServer, url string, restart func(t *testing.T)) bro
 }
 
 func TestConformance(t *testing.T) {
-	brokertest.Run(t, harness([]*redisServer{srv}, srv.url(), func(t *testing.T) {
-		srv.shutdown()
-		if err := srv.start(); err != nil {
+	brokertest.Run(t, harness([]*testbrokers.RedisServer{srv}, srv.URL(), func(t *testing.T) {
+		srv.Shutdown()
+		if err := srv.Start(); err != nil {
 			t.Fatalf("restarting redis-server: %v", err)
 		}
 	}))

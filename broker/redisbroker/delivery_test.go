@@ -18,7 +18,7 @@ import (
 func startedBroker(t *testing.T, cfg Config) (*Broker, *brokertest.Recorder) {
 	t.Helper()
 	if cfg.URL == "" {
-		cfg.URL = srv.url()
+		cfg.URL = srv.URL()
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = randomPrefix()
@@ -114,7 +114,7 @@ func silentPeer(t *testing.T, b *Broker) *Broker {
 		// tests to say anything; TestClassicPubSub covers older ones.
 		t.Fatal("the test server has no sharded pub/sub (Redis 7 or newer is needed)")
 	}
-	p := newTestBroker(t, Config{URL: srv.url(), Prefix: b.cfg.Prefix, Logger: testLogger})
+	p := newTestBroker(t, Config{URL: srv.URL(), Prefix: b.cfg.Prefix, Logger: testLogger})
 	t.Cleanup(func() { _ = p.Close(context.Background()) })
 	p.spublish = false
 	return p
@@ -202,7 +202,7 @@ func TestClassicPubSub(t *testing.T) {
 	}
 	publishN(t, b, "d.classic", 1, 3)
 	rec.WaitSeq("d.classic", 3, 10*time.Second)
-	if n, err := srv.killClients(ClientName(a.cfg.NodeID)); err != nil || n == 0 {
+	if n, err := srv.KillClients(ClientName(a.cfg.NodeID)); err != nil || n == 0 {
 		t.Fatalf("cut: %d connections, %v", n, err)
 	}
 	publishN(t, b, "d.classic", 4, 6)

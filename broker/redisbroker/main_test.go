@@ -1,6 +1,8 @@
 package redisbroker
 
 import (
+	"github.com/heraldrt/herald/internal/testbrokers"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -16,7 +18,7 @@ import (
 
 // srv is the package's own redis-server, started by TestMain. The
 // tests never touch a Redis they did not start.
-var srv *redisServer
+var srv *testbrokers.RedisServer
 
 type testMain struct{ m *testing.M }
 
@@ -27,12 +29,12 @@ func (t testMain) Run() int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	srv, err = startRedis(dir)
+	srv, err = testbrokers.NewRedis(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "redisbroker tests:", err)
 		return 1
 	}
-	defer srv.shutdown()
+	defer srv.Shutdown()
 	return t.m.Run()
 }
 

@@ -34,7 +34,7 @@ func TestPresenceLeases(t *testing.T) {
 		want, wantLater []string
 	}{
 		{"a lease that lapsed is taken again and the entries rewritten", func(t *testing.T, a *Broker) {
-			if _, err := srv.do("DEL", a.leaseKey(a.cfg.NodeID)); err != nil {
+			if _, err := srv.Do("DEL", a.leaseKey(a.cfg.NodeID)); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{"b1"}, []string{"a1", "b1"}},
@@ -42,7 +42,7 @@ func TestPresenceLeases(t *testing.T) {
 			if err := a.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := srv.do("DEL", a.leaseKey(a.cfg.NodeID)); err != nil {
+			if _, err := srv.Do("DEL", a.leaseKey(a.cfg.NodeID)); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{"b1"}, []string{"b1"}},
@@ -66,7 +66,7 @@ func TestPresenceLeases(t *testing.T) {
 				t.Fatalf("right after the lapse: %v, want %v", got, tt.want)
 			}
 			// The stale entry was deleted, not just hidden.
-			if n, err := srv.do("HLEN", b.keys("p.lease").presence); err != nil || n != "1" {
+			if n, err := srv.Do("HLEN", b.keys("p.lease").presence); err != nil || n != "1" {
 				t.Fatalf("the presence hash holds %s entries (%v), want 1", n, err)
 			}
 			deadline := time.Now().Add(5 * time.Second)
@@ -85,7 +85,7 @@ func TestPresenceLeases(t *testing.T) {
 }
 
 func TestClosedBrokerRefusesEverything(t *testing.T) {
-	b := newTestBroker(t, Config{URL: srv.url(), Prefix: randomPrefix(), Logger: testLogger})
+	b := newTestBroker(t, Config{URL: srv.URL(), Prefix: randomPrefix(), Logger: testLogger})
 	ctx := context.Background()
 	if err := b.Close(ctx); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package redisbroker
 
 import (
+	"github.com/heraldrt/herald/internal/testbrokers"
+
 	"context"
 	"errors"
 	"strings"
@@ -14,14 +16,14 @@ import (
 // it is in sync.
 func startReplica(t *testing.T) {
 	t.Helper()
-	r, err := startRedis(t.TempDir(), "--replicaof", "127.0.0.1", formatUint(uint64(srv.port)))
+	r, err := testbrokers.NewRedis(t.TempDir(), "--replicaof", "127.0.0.1", formatUint(uint64(srv.Port)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.shutdown)
+	t.Cleanup(r.Shutdown)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		info, err := r.do("INFO", "replication")
+		info, err := r.Do("INFO", "replication")
 		if err == nil && strings.Contains(info, "master_link_status:up") {
 			return
 		}

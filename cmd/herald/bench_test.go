@@ -155,4 +155,3 @@ func TestBenchClusterSmoke(t *testing.T) {
 		})
 	}
 }
-

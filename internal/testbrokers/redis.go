@@ -1,4 +1,4 @@
-package redisbroker
+package testbrokers
 
 import (
 	"bufio"
@@ -14,43 +14,46 @@ import (
 	"time"
 )
 
-// redisServer is a redis-server process that a test started, on a
+// RedisServer is a redis-server process that a test started, on a
 // loopback port of its own, with its data in dir.
-type redisServer struct {
-	port   int
-	dir    string
+type RedisServer struct {
+	// Port is the server's port; Dir holds its data.
+	Port   int
+	Dir    string
 	extra  []string
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
 
-func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+// Addr is the server's host:port.
+func (s *RedisServer) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
 
-func (s *redisServer) url() string { return "redis://" + s.addr() }
+// URL is the server's redis:// address.
+func (s *RedisServer) URL() string { return "redis://" + s.Addr() }
 
-// startRedis starts redis-server in dir on a free port, with the
+// NewRedis starts redis-server in dir on a free port, with the
 // persistence the package doc recommends for no loss of acked data.
-func startRedis(dir string, extra ...string) (*redisServer, error) {
+func NewRedis(dir string, extra ...string) (*RedisServer, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, errors.New("redis-server is not on PATH; these tests run against a real Redis (apt-get install redis-server)")
 	}
 	var lastErr error
 	for range 5 {
-		port, err := freePort()
+		port, err := freePortPair()
 		if err != nil {
 			return nil, err
 		}
-		s := &redisServer{port: port, dir: dir, extra: extra}
-		if lastErr = s.start(); lastErr == nil {
+		s := &RedisServer{Port: port, Dir: dir, extra: extra}
+		if lastErr = s.Start(); lastErr == nil {
 			return s, nil
 		}
 	}
 	return nil, lastErr
 }
 
-// freePort returns a port that is free, and whose cluster bus port
+// freePortPair returns a port that is free, and whose cluster bus port
 // (+10000) is free too.
-func freePort() (int, error) {
+func freePortPair() (int, error) {
 	for range 20 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -71,15 +74,17 @@ func freePort() (int, error) {
 	return 0, errors.New("no free port pair")
 }
 
-func (s *redisServer) start() error {
+// Start starts the server process again on its port and data, after
+// Shutdown or Kill.
+func (s *RedisServer) Start() error {
 	args := append([]string{
-		"--port", strconv.Itoa(s.port),
+		"--port", strconv.Itoa(s.Port),
 		"--bind", "127.0.0.1",
-		"--dir", s.dir,
+		"--dir", s.Dir,
 		"--appendonly", "yes",
 		"--appendfsync", "always",
 		"--save", "",
-		"--logfile", filepath.Join(s.dir, "redis.log"),
+		"--logfile", filepath.Join(s.Dir, "redis.log"),
 		"--daemonize", "no",
 		"--repl-diskless-sync-delay", "0",
 	}, s.extra...)
@@ -93,47 +98,48 @@ func (s *redisServer) start() error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.exited:
-			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			return fmt.Errorf("redis-server on port %d exited: %s", s.port, lastLines(string(log), 5))
+			log, _ := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
+			return fmt.Errorf("redis-server on port %d exited: %s", s.Port, lastLines(string(log), 5))
 		default:
 		}
-		if v, err := s.do("PING"); err == nil && v == "PONG" {
+		if v, err := s.Do("PING"); err == nil && v == "PONG" {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	s.kill()
-	return fmt.Errorf("redis-server on port %d did not answer", s.port)
+	s.Kill()
+	return fmt.Errorf("redis-server on port %d did not answer", s.Port)
 }
 
-// shutdown stops the server the way an operator would (SHUTDOWN, which
+// Shutdown stops the server the way an operator would (SHUTDOWN, which
 // flushes the AOF) and waits for the process to exit. Redis refuses while
 // it writes its first AOF (a replica right after its sync): it is asked
 // again until it goes.
-func (s *redisServer) shutdown() {
+func (s *RedisServer) Shutdown() {
 	deadline := time.After(10 * time.Second)
 	for {
-		_, _ = s.do("SHUTDOWN")
+		_, _ = s.Do("SHUTDOWN")
 		select {
 		case <-s.exited:
 			return
 		case <-deadline:
-			s.kill()
+			s.Kill()
 			return
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
-func (s *redisServer) kill() {
+// Kill stops the server with SIGKILL, as a crash would.
+func (s *RedisServer) Kill() {
 	_ = s.cmd.Process.Kill()
 	<-s.exited
 }
 
-// do sends one command on a fresh connection and returns the reply as a
+// Do sends one command on a fresh connection and returns the reply as a
 // string (arrays are not needed here).
-func (s *redisServer) do(args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", s.addr(), time.Second)
+func (s *RedisServer) Do(args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
 	if err != nil {
 		return "", err
 	}
@@ -175,10 +181,10 @@ func (s *redisServer) do(args ...string) (string, error) {
 	return "", fmt.Errorf("unexpected reply %q", line)
 }
 
-// killClients closes the connections named name, as a network blink
+// KillClients closes the connections named name, as a network blink
 // would.
-func (s *redisServer) killClients(name string) (int, error) {
-	list, err := s.do("CLIENT", "LIST")
+func (s *RedisServer) KillClients(name string) (int, error) {
+	list, err := s.Do("CLIENT", "LIST")
 	if err != nil {
 		return 0, err
 	}
@@ -193,7 +199,7 @@ func (s *redisServer) killClients(name string) (int, error) {
 			}
 		}
 		if cname == name && id != "" {
-			if _, err := s.do("CLIENT", "KILL", "ID", id); err == nil {
+			if _, err := s.Do("CLIENT", "KILL", "ID", id); err == nil {
 				n++
 			}
 		}
