@@ -280,7 +280,7 @@ func frameTokenRefresh(t *testing.T, tr Transport) {
 		TokenExpiryWarning: 3 * time.Second, SweepInterval: 100 * time.Millisecond,
 	}})
 	c := dial(t, tr, srv)
-	c.send(map[string]any{"type": "auth", "token": testserver.TokenTTL(t, "alice", 4*time.Second, "tok.>")})
+	c.send(map[string]any{"type": "auth", "token": testserver.TokenTTL(t, "alice", 5*time.Second, "tok.>")})
 	first := c.expect(protocol.TypeAuthOK)
 	c.subscribe("tok.1", nil)
 	w := c.expect(protocol.TypeTokenExpiring)
@@ -292,7 +292,7 @@ func frameTokenRefresh(t *testing.T, tr Transport) {
 	if second.ConnectionID != first.ConnectionID || second.ID != "refresh" || second.ExpiresAt <= first.ExpiresAt {
 		t.Fatalf("refresh auth_ok = %+v after %+v", second, first)
 	}
-	time.Sleep(1500 * time.Millisecond) // past the first token's expiry
+	time.Sleep(time.Until(time.UnixMilli(first.ExpiresAt).Add(300 * time.Millisecond))) // past the first token's expiry
 	pub := login(t, tr, srv, "bob", "tok.>")
 	pub.publish("tok.1", "after-refresh", 1)
 	expectRun(t, c, "tok.1", 1, 1)

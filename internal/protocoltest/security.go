@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldrt/herald/auth"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/internal/testserver"
 	"github.com/heraldrt/herald/protocol"
@@ -181,7 +182,14 @@ func runLimits(t *testing.T, tr Transport) {
 
 	t.Run("refresh as the old token expires", func(t *testing.T) {
 		c := dial(t, tr, srv)
-		c.send(map[string]any{"type": "auth", "token": testserver.TokenTTL(t, "racer", time.Second, ">")})
+		// A token's exp is a whole second: mint one whose exp is known
+		// exactly, one to two seconds away.
+		exp := time.Now().Truncate(time.Second).Add(2 * time.Second)
+		tok, err := auth.Mint(testserver.Secret, "racer", []string{">"}, 2*time.Second, exp.Add(-2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.send(map[string]any{"type": "auth", "token": tok})
 		c.expect(protocol.TypeAuthOK)
 		c.send(sub("race.1"))
 		// token_expiring may come first: the token is shorter than the
@@ -191,9 +199,8 @@ func runLimits(t *testing.T, tr Transport) {
 				t.Fatalf("got %+v, want subscribed", f)
 			}
 		}
-		// The token's exp is a whole second; wait until it has passed
-		// but the grace has not.
-		time.Sleep(1300 * time.Millisecond)
+		// Wait until exp has passed but the one-second grace has not.
+		time.Sleep(time.Until(exp.Add(400 * time.Millisecond)))
 		c.send(map[string]any{"type": "auth", "id": "late", "token": testserver.Token(t, "racer", ">")})
 		for {
 			f := c.read()
