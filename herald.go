@@ -225,3 +225,50 @@ type PresenceBroker interface {
 	// one. Afterwards AddPresence fails with ErrClosed.
 	DropPresence(ctx context.Context) error
 }
+
+// Broadcaster is a Broker that delivers ephemeral messages: typing
+// notices, presence changes and read-position updates, which are live
+// only. An ephemeral message gets no Seq, is never stored, never replayed
+// and never deduplicated.
+type Broadcaster interface {
+	// Broadcast delivers data to the [EphemeralHandler] of every node
+	// subscribed to channel, this one included, at most once. Delivery is
+	// best effort: a node cut off from the broker's server at the time
+	// misses it, and there is no order between ephemeral messages and
+	// publications.
+	Broadcast(ctx context.Context, channel string, data []byte) error
+}
+
+// EphemeralHandler is an [EventHandler] that also takes the ephemeral
+// messages of a [Broadcaster]. The broker calls it for the channels it
+// was asked to subscribe to; the rules of HandlePublications apply, but
+// for order, which ephemeral messages do not have across nodes.
+type EphemeralHandler interface {
+	HandleEphemeral(channel string, data []byte)
+}
+
+// MapEntry is one key of a channel map.
+type MapEntry struct {
+	Key string
+	// Version orders the writes of a key; a write only replaces a lower
+	// version.
+	Version uint64
+	Value   []byte
+}
+
+// MapBroker is a Broker that keeps small durable maps per channel,
+// beside its log: each user's read position, the channel's state. Maps
+// are named; each key holds a value and the version that wrote it, and a
+// key's version only grows, so that a late or retried write never moves
+// a key back. Maps are kept as durably as publications and are not
+// subject to retention.
+type MapBroker interface {
+	// MapPut stores value under key in the channel's map name with
+	// version v, unless the key holds a version >= v already. It reports
+	// whether it stored the value, and the entry the key holds afterwards.
+	MapPut(ctx context.Context, channel, name string, e MapEntry) (stored bool, now MapEntry, err error)
+	// MapGet returns the map's entries with the given keys, or all of
+	// them when keys is empty, in no particular order. Absent keys are
+	// left out.
+	MapGet(ctx context.Context, channel, name string, keys ...string) ([]MapEntry, error)
+}
