@@ -75,6 +75,24 @@ type Config struct {
 	// MaxConnectionsPerUser closes a user's further connections with 1008.
 	// Zero means 100; negative means no limit.
 	MaxConnectionsPerUser int
+	// PresenceInterval is how often a channel's presence changes are sent
+	// to the subscriptions that watch it, as one presence_diff. Zero
+	// means 500ms.
+	PresenceInterval time.Duration
+	// PresenceMaxMembers is the most users presence lists by name; a
+	// larger channel's presence is its count only. Zero means 1000.
+	PresenceMaxMembers int
+	// PresenceResync is how often a watched channel's presence is read
+	// again in full, which drops the members of nodes that died. Zero
+	// means 30s.
+	PresenceResync time.Duration
+	// TypingTTL is how long a typing notice lasts unless repeated. Zero
+	// means 5s.
+	TypingTTL time.Duration
+	// TypingInterval is the least time between two of a user's typing
+	// notices to a channel that are passed on. Zero means 1s.
+	TypingInterval time.Duration
+
 	// Clock tells the time. Nil means the system clock.
 	Clock herald.Clock
 	// Logger receives the hub's logs. Nil means slog.Default().
@@ -96,6 +114,13 @@ func (c *Config) setDefaults() {
 	def(&c.SweepInterval, time.Second)
 	def(&c.TokenExpiryGrace, 5*time.Second)
 	def(&c.HookTimeout, 3*time.Second)
+	def(&c.PresenceInterval, 500*time.Millisecond)
+	def(&c.PresenceResync, 30*time.Second)
+	def(&c.TypingTTL, 5*time.Second)
+	def(&c.TypingInterval, time.Second)
+	if c.PresenceMaxMembers <= 0 {
+		c.PresenceMaxMembers = 1000
+	}
 	if c.MaxFrameRate <= 0 {
 		c.MaxFrameRate = 1000
 	}

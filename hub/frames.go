@@ -44,6 +44,10 @@ func (s *Session) handle(f *protocol.Frame) {
 		s.unsubscribe(f)
 	case protocol.TypePublish:
 		s.publish(id, f)
+	case protocol.TypePresence:
+		s.presenceQuery(id, f)
+	case protocol.TypeTyping:
+		s.typing(id, f)
 	}
 }
 

@@ -54,6 +54,15 @@ type Hub struct {
 	wg       sync.WaitGroup
 	// allGone is signalled when the last session ends while draining.
 	allGone chan struct{}
+
+	// presMu guards presDirty, the channels whose presence view changed
+	// since the last flush.
+	presMu    sync.Mutex
+	presDirty map[*channel]struct{}
+	// typingMu guards typingLast: when each user last typed in each
+	// channel, for the throttle.
+	typingMu   sync.Mutex
+	typingLast map[typingKey]time.Time
 }
 
 // channel is the set of local subscriptions to one channel name. Most
@@ -69,6 +78,10 @@ type channel struct {
 	// channel runs on one goroutine at a time, so a plain mutex serves.
 	mu   sync.Mutex
 	subs []*subscription
+
+	// view is the channel's presence view, made when a local
+	// subscription first watches presence.
+	view atomic.Pointer[presenceView]
 }
 
 // joinState is a channel's broker subscription while it is being made.
@@ -95,6 +108,9 @@ func New(cfg Config, broker herald.Broker, auth herald.Authenticator) *Hub {
 		users:    make(map[string]int32),
 		stop:     make(chan struct{}),
 		allGone:  make(chan struct{}, 1),
+
+		presDirty:  make(map[*channel]struct{}),
+		typingLast: make(map[typingKey]time.Time),
 	}
 }
 
@@ -106,8 +122,9 @@ func (h *Hub) Start(ctx context.Context) error {
 	if err := h.startControl(ctx); err != nil {
 		return err
 	}
-	h.wg.Add(1)
+	h.wg.Add(2)
 	go h.sweepLoop()
+	go h.presenceLoop()
 	return nil
 }
 
@@ -342,4 +359,7 @@ func newIDPrefix() string {
 	return idEncoding.EncodeToString(b[:]) + "-"
 }
 
-var _ herald.EventHandler = (*Hub)(nil)
+var (
+	_ herald.EventHandler     = (*Hub)(nil)
+	_ herald.EphemeralHandler = (*Hub)(nil)
+)

@@ -25,8 +25,11 @@ type Namespace struct {
 	// BackendOnly refuses client publishes (forbidden): only the server
 	// API publishes to the namespace.
 	BackendOnly bool
-	// NoPresence turns presence off for the namespace.
+	// NoPresence turns presence off for the namespace: no presence
+	// queries, events or entries.
 	NoPresence bool
+	// NoTyping refuses typing notices (forbidden).
+	NoTyping bool
 	// MaxMessageSize bounds a publish's payload in bytes (too_large).
 	// Zero means only the frame size limit applies.
 	MaxMessageSize int

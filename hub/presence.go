@@ -22,51 +22,59 @@ func (h *Hub) sharedPresence() herald.PresenceBroker {
 	return p
 }
 
+var errNoPresence = &protocol.Error{Code: protocol.CodeForbidden, Message: "presence is off for this namespace"}
+
 // addPresence records the session in channel's shared presence, for
-// namespaces with presence on. It runs on the session's handler
-// goroutine, before subscribed is sent, so that an unsubscribe that
-// follows is ordered after it.
+// namespaces with presence on, and tells the channel's nodes. It runs on
+// the session's handler goroutine, before subscribed is sent, so that an
+// unsubscribe that follows is ordered after it.
 func (s *Session) addPresence(id *herald.Identity, channel string) {
 	h := s.hub
-	p := h.sharedPresence()
-	if p == nil || h.cfg.Namespaces.Lookup(channel).NoPresence {
+	if h.cfg.Namespaces.Lookup(channel).NoPresence {
 		return
 	}
 	ctx, cancel := context.WithTimeout(h.life, presenceTimeout)
 	defer cancel()
-	e := herald.PresenceEntry{ConnectionID: s.ID(), UserID: id.UserID, Info: id.Info}
-	if err := p.AddPresence(ctx, channel, e); err != nil && !errors.Is(err, herald.ErrClosed) {
-		h.log.Warn("presence add failed", "channel", channel, "err", err)
+	if p := h.sharedPresence(); p != nil {
+		e := herald.PresenceEntry{ConnectionID: s.ID(), UserID: id.UserID, Info: id.Info}
+		if err := p.AddPresence(ctx, channel, e); err != nil && !errors.Is(err, herald.ErrClosed) {
+			h.log.Warn("presence add failed", "channel", channel, "err", err)
+		}
 	}
+	h.broadcast(ctx, channel, &ephemeral{Kind: ephJoin, Conn: s.ID(), User: id.UserID, Info: id.Info})
 }
 
-// removePresence takes the session out of the shared presence of
-// channels.
+// removePresence takes the session out of the presence of channels and
+// tells their nodes. A draining node has dropped its shared presence at
+// once (its lease): removing entries one by one, for every connection at
+// once, could outlast the drain.
 func (s *Session) removePresence(channels ...string) {
 	h := s.hub
 	p := h.sharedPresence()
-	if p == nil {
-		return
+	if h.draining.Load() {
+		p = nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), presenceTimeout)
 	defer cancel()
+	user := ""
+	if id := s.currentIdentity(); id != nil {
+		user = id.UserID
+	}
 	for _, ch := range channels {
 		if h.cfg.Namespaces.Lookup(ch).NoPresence {
 			continue
 		}
-		if err := p.RemovePresence(ctx, ch, s.ID()); err != nil && !errors.Is(err, herald.ErrClosed) {
-			h.log.Warn("presence remove failed", "channel", ch, "err", err)
+		if p != nil {
+			if err := p.RemovePresence(ctx, ch, s.ID()); err != nil && !errors.Is(err, herald.ErrClosed) {
+				h.log.Warn("presence remove failed", "channel", ch, "err", err)
+			}
 		}
+		h.broadcast(ctx, ch, &ephemeral{Kind: ephLeave, Conn: s.ID(), User: user})
 	}
 }
 
 // PresenceMember is one user subscribed to a channel.
-type PresenceMember struct {
-	UserID string `json:"userId"`
-	// Connections counts the user's subscribed connections.
-	Connections int             `json:"connections"`
-	Info        json.RawMessage `json:"info,omitempty"`
-}
+type PresenceMember = protocol.PresenceMember
 
 // Presence lists the users subscribed to channel, by user id: on every
 // node when the broker shares presence, else on this node. A namespace
@@ -79,7 +87,7 @@ func (h *Hub) Presence(ctx context.Context, channel string) ([]PresenceMember, e
 		return nil, errReserved
 	}
 	if h.cfg.Namespaces.Lookup(channel).NoPresence {
-		return nil, &protocol.Error{Code: protocol.CodeForbidden, Message: "presence is off for this namespace"}
+		return nil, errNoPresence
 	}
 	byUser := map[string]*PresenceMember{}
 	add := func(user string, info json.RawMessage) {
@@ -130,4 +138,29 @@ func (h *Hub) localPresence(channel string, add func(user string, info json.RawM
 			add(id.UserID, id.Info)
 		}
 	}
+}
+
+// presenceQuery answers a presence frame with the channel's
+// presence_state: its members, or their count only in a channel over
+// PresenceMaxMembers. Asking needs the right to subscribe.
+func (s *Session) presenceQuery(id *herald.Identity, f *protocol.Frame) {
+	h := s.hub
+	if perr := s.admitSubscribe(id, f.Channel); perr != nil {
+		s.sendError(perr, f.ID, f.Channel)
+		return
+	}
+	ctx, cancel := context.WithTimeout(h.life, presenceTimeout)
+	members, err := h.Presence(ctx, f.Channel)
+	cancel()
+	if err != nil {
+		s.sendError(asProtocolError(err), f.ID, f.Channel)
+		return
+	}
+	n := len(members)
+	if n > h.cfg.PresenceMaxMembers {
+		members = nil
+	} else if members == nil {
+		members = []PresenceMember{}
+	}
+	s.send(protocol.AppendPresenceState(nil, f.ID, f.Channel, n, members))
 }

@@ -124,7 +124,7 @@ func (s *Session) Closed() {
 	subs := s.subs
 	s.subs = nil
 	for _, sub := range subs {
-		sub.gen = 0
+		sub.stop()
 	}
 	s.out = nil
 	id := s.identity
@@ -136,10 +136,7 @@ func (s *Session) Closed() {
 	if id != nil {
 		s.hub.Stats.Authenticated.Add(-1)
 		s.hub.removeUser(id.UserID)
-		// A draining node has dropped its presence at once (its lease):
-		// removing entries one by one, for every connection at once,
-		// can outlast the drain.
-		if len(subs) > 0 && s.hub.sharedPresence() != nil && !s.hub.draining.Load() {
+		if len(subs) > 0 {
 			channels := make([]string, len(subs))
 			for i, sub := range subs {
 				channels[i] = sub.channel

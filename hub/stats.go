@@ -29,6 +29,8 @@ type Stats struct {
 	SlowConsumers    atomic.Uint64 // sessions closed with 4008
 	AuthFailures     atomic.Uint64
 	Errors           atomic.Uint64 // error frames sent
+	PresenceFrames   atomic.Uint64 // presence_diff frames sent
+	TypingFrames     atomic.Uint64 // typing frames sent
 
 	// DeliveryLatency is publish→deliver time: from the server time
 	// stamped on a publication to the write of its frame to the last

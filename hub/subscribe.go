@@ -36,6 +36,13 @@ type subscription struct {
 	// idx is the subscription's place in its channel's subs, guarded by
 	// the channel's lock.
 	idx int32
+
+	// answered is set once subscribed was queued; typing notices come
+	// after it. wantPresence asks for presence events; watching is set
+	// once presence_state was queued, and diffs follow it. view is the
+	// channel's presence view while wantPresence holds.
+	answered, wantPresence, watching bool
+	view                             *presenceView
 }
 
 // recovery is the state of a subscription that is catching up.
@@ -68,7 +75,21 @@ func (s *Session) drop(sub *subscription) {
 			break
 		}
 	}
+	sub.stop()
+}
+
+// stop marks the subscription ended; s.mu must be held.
+func (sub *subscription) stop() {
 	sub.gen = 0
+	sub.unwatch()
+}
+
+// unwatch stops the subscription's presence events; s.mu must be held.
+func (sub *subscription) unwatch() {
+	if sub.watching {
+		sub.view.watchers.Add(-1)
+		sub.watching = false
+	}
 }
 
 // removed reports whether the subscription has ended; s.mu must be held.
@@ -119,6 +140,10 @@ func (sub *subscription) deliver(frames []*Frame) bool {
 }
 
 func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
+	if f.Presence && s.hub.cfg.Namespaces.Lookup(f.Channel).NoPresence {
+		s.sendError(errNoPresence, f.ID, f.Channel)
+		return
+	}
 	if perr := s.admitSubscribe(id, f.Channel); perr != nil {
 		s.sendError(perr, f.ID, f.Channel)
 		return
@@ -145,6 +170,8 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 		sub.gen = 1 // 0 means removed
 	}
 	gen := sub.gen
+	sub.unwatch()
+	sub.answered, sub.wantPresence, sub.view = false, f.Presence, nil
 	sub.rec = &recovery{}
 	sub.last = 0
 	if f.LastSeq != nil {
@@ -179,6 +206,16 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 			s.removePresence(f.Channel)
 			return
 		}
+	}
+	if f.Presence {
+		ctx, cancel := context.WithTimeout(s.hub.life, presenceTimeout)
+		v := s.hub.watchPresence(ctx, f.Channel)
+		cancel()
+		s.mu.Lock()
+		if !s.stale(sub, gen) {
+			sub.view = v
+		}
+		s.mu.Unlock()
 	}
 	s.recover(sub, gen, &subscribeReply{id: f.ID, lastSeq: f.LastSeq})
 }
@@ -348,6 +385,12 @@ func (s *Session) answerSubscribe(sub *subscription, reply *subscribeReply, hist
 		s.queueJSON(protocol.AppendSubscribed(nil, reply.id, sub.channel, hist.Head, false))
 	default:
 		s.queueJSON(protocol.AppendSubscribed(nil, reply.id, sub.channel, hist.Head, true))
+	}
+	sub.answered = true
+	if v := sub.view; sub.wantPresence && v != nil {
+		s.queueJSON(v.state(sub.channel, s.hub.cfg.PresenceMaxMembers))
+		sub.watching = true
+		v.watchers.Add(1)
 	}
 }
 

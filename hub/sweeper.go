@@ -18,7 +18,9 @@ func (h *Hub) sweepLoop() {
 		case <-h.stop:
 			return
 		case <-t.C:
-			h.sweep(h.clock.Now())
+			now := h.clock.Now()
+			h.sweep(now)
+			h.sweepTyping(now)
 		}
 	}
 }

@@ -146,6 +146,78 @@ func AppendError(dst []byte, e *Error, ref, channel string) []byte {
 	return append(dst, '}')
 }
 
+// AppendPresenceState encodes presence_state: the channel's members, or
+// only their count when members is nil (a channel too large to list).
+// id is the presence query's, empty after a subscribe.
+func AppendPresenceState(dst []byte, id, channel string, count int, members []PresenceMember) []byte {
+	dst = append(dst, `{"type":"presence_state"`...)
+	dst = appendID(dst, id)
+	dst = append(dst, `,"channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"count":`...)
+	dst = strconv.AppendInt(dst, int64(count), 10)
+	if members != nil {
+		dst = append(dst, `,"members":`...)
+		dst = appendMembers(dst, members)
+	}
+	return append(dst, '}')
+}
+
+// AppendPresenceDiff encodes presence_diff: the users who came and went
+// since the last one, or only the count when both are nil.
+func AppendPresenceDiff(dst []byte, channel string, count int, joins []PresenceMember, leaves []string) []byte {
+	dst = append(dst, `{"type":"presence_diff","channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"count":`...)
+	dst = strconv.AppendInt(dst, int64(count), 10)
+	if len(joins) > 0 {
+		dst = append(dst, `,"joins":`...)
+		dst = appendMembers(dst, joins)
+	}
+	if len(leaves) > 0 {
+		dst = append(dst, `,"leaves":[`...)
+		for i, u := range leaves {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, u)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}
+
+func appendMembers(dst []byte, members []PresenceMember) []byte {
+	dst = append(dst, '[')
+	for i, m := range members {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"userId":`...)
+		dst = AppendString(dst, m.UserID)
+		dst = append(dst, `,"connections":`...)
+		dst = strconv.AppendInt(dst, int64(m.Connections), 10)
+		if len(m.Info) > 0 {
+			dst = append(dst, `,"info":`...)
+			dst = append(dst, m.Info...)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, ']')
+}
+
+// AppendTypingNotice encodes typing_notice: userID is typing in channel,
+// for ttl milliseconds unless repeated.
+func AppendTypingNotice(dst []byte, channel, userID string, ttl int64) []byte {
+	dst = append(dst, `{"type":"typing_notice","channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"userId":`...)
+	dst = AppendString(dst, userID)
+	dst = append(dst, `,"ttl":`...)
+	dst = strconv.AppendInt(dst, ttl, 10)
+	return append(dst, '}')
+}
+
 func appendID(dst []byte, id string) []byte {
 	if id == "" {
 		return dst

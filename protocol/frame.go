@@ -13,6 +13,10 @@ const (
 	TypeUnsubscribe = "unsubscribe"
 	TypePublish     = "publish"
 	TypePing        = "ping"
+	// TypePresence asks for a channel's presence; TypeTyping tells the
+	// channel that the user is typing.
+	TypePresence = "presence"
+	TypeTyping   = "typing"
 )
 
 // Frame types sent by the server.
@@ -26,15 +30,19 @@ const (
 	TypeSnapshotRequired = "snapshot_required"
 	TypeTokenExpiring    = "token_expiring"
 	TypeError            = "error"
+	TypePresenceState    = "presence_state"
+	TypePresenceDiff     = "presence_diff"
+	TypeTypingNotice     = "typing_notice"
 )
 
 // ClientTypes and ServerTypes list the frame types of each direction, for
 // documentation checks.
 var (
-	ClientTypes = []string{TypeAuth, TypeSubscribe, TypeUnsubscribe, TypePublish, TypePing}
+	ClientTypes = []string{TypeAuth, TypeSubscribe, TypeUnsubscribe, TypePublish, TypePing, TypePresence, TypeTyping}
 	ServerTypes = []string{
 		TypeAuthOK, TypeSubscribed, TypeUnsubscribed, TypeAck, TypeMessage,
 		TypePong, TypeSnapshotRequired, TypeTokenExpiring, TypeError,
+		TypePresenceState, TypePresenceDiff, TypeTypingNotice,
 	}
 )
 
@@ -77,6 +85,28 @@ type Frame struct {
 
 	Code    Code   `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
+
+	// Presence, in subscribe, asks for the channel's presence_state and
+	// presence_diff frames.
+	Presence bool `json:"presence,omitempty"`
+	// Count, Members, Joins and Leaves are presence_state's and
+	// presence_diff's.
+	Count   int              `json:"count,omitempty"`
+	Members []PresenceMember `json:"members,omitempty"`
+	Joins   []PresenceMember `json:"joins,omitempty"`
+	Leaves  []string         `json:"leaves,omitempty"`
+	// TTL, in typing_notice, is how many milliseconds the
+	// notice lasts unless repeated.
+	TTL int64 `json:"ttl,omitempty"`
+}
+
+// PresenceMember is one user present in a channel.
+type PresenceMember struct {
+	UserID string `json:"userId"`
+	// Connections counts the user's subscribed connections.
+	Connections int `json:"connections"`
+	// Info is the token's info claim, or absent.
+	Info json.RawMessage `json:"info,omitempty"`
 }
 
 // ErrMalformed is returned by Decode for input that is not a JSON object
@@ -140,7 +170,12 @@ func (f *Frame) ValidateClient() *Error {
 		if len(f.Token) > MaxTokenLen {
 			return Errorf(CodeTooLarge, "token longer than %d bytes", MaxTokenLen)
 		}
-	case TypeSubscribe, TypeUnsubscribe:
+	case TypeSubscribe, TypeUnsubscribe, TypeTyping:
+		return validateChannel(f.Channel)
+	case TypePresence:
+		if f.ID == "" {
+			return &Error{Code: CodeBadRequest, Message: "presence needs an id"}
+		}
 		return validateChannel(f.Channel)
 	case TypePublish:
 		if f.ID == "" {

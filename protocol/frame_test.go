@@ -117,6 +117,13 @@ func TestAppendRoundTrip(t *testing.T) {
 		{"pong", AppendPong(nil, "p", 77), Frame{Type: TypePong, ID: "p", Timestamp: 77}},
 		{"snapshot_required", AppendSnapshotRequired(nil, "", "c", 4530, 3000), Frame{Type: TypeSnapshotRequired, Channel: "c", Seq: 4530, OldestSeq: 3000}},
 		{"token_expiring", AppendTokenExpiring(nil, 99), Frame{Type: TypeTokenExpiring, ExpiresAt: 99}},
+		{"presence_state", AppendPresenceState(nil, "q", "c", 2, []PresenceMember{{UserID: "a", Connections: 2, Info: json.RawMessage(`{"name":"A"}`)}, {UserID: "b", Connections: 1}}),
+			Frame{Type: TypePresenceState, ID: "q", Channel: "c", Count: 2, Members: []PresenceMember{{UserID: "a", Connections: 2, Info: json.RawMessage(`{"name":"A"}`)}, {UserID: "b", Connections: 1}}}},
+		{"presence_state count only", AppendPresenceState(nil, "", "c", 5000, nil), Frame{Type: TypePresenceState, Channel: "c", Count: 5000}},
+		{"presence_diff", AppendPresenceDiff(nil, "c", 3, []PresenceMember{{UserID: "x\"", Connections: 1}}, []string{"y", "z"}),
+			Frame{Type: TypePresenceDiff, Channel: "c", Count: 3, Joins: []PresenceMember{{UserID: "x\"", Connections: 1}}, Leaves: []string{"y", "z"}}},
+		{"presence_diff count only", AppendPresenceDiff(nil, "c", 7, nil, nil), Frame{Type: TypePresenceDiff, Channel: "c", Count: 7}},
+		{"typing_notice", AppendTypingNotice(nil, "c", "bob", 5000), Frame{Type: TypeTypingNotice, Channel: "c", UserID: "bob", TTL: 5000}},
 		{"error", AppendError(nil, &Error{Code: CodeForbidden, Message: "no\n"}, "r1", "c"), Frame{Type: TypeError, Code: CodeForbidden, Message: "no\n", Ref: "r1", Channel: "c"}},
 	}
 	for _, tt := range tests {

@@ -71,6 +71,9 @@ type Client struct {
 	// unsubs holds the Unsubscribe calls waiting for their reply, by frame
 	// id.
 	unsubs map[string]chan error
+	// reqs holds the requests (such as Presence) waiting for their
+	// answer, by frame id.
+	reqs map[string]chan reply
 	// nextReq numbers request ids (subscribe, unsubscribe, auth).
 	nextReq uint64
 }
@@ -91,6 +94,7 @@ func New(cfg Config) (*Client, error) {
 		stateWait: make(chan struct{}),
 		subs:      make(map[string]*Subscription),
 		unsubs:    make(map[string]chan error),
+		reqs:      make(map[string]chan reply),
 	}
 	c.out.init()
 	c.endpoints = append([]string{cfg.URL}, cfg.FallbackURLs...)
@@ -251,6 +255,7 @@ func (c *Client) finish() {
 		delete(c.unsubs, id)
 		w <- nil
 	}
+	c.failRequests(err)
 	c.mu.Unlock()
 	if c.ownTransport != nil {
 		c.ownTransport.CloseIdleConnections()

@@ -35,6 +35,12 @@ func (c *Client) handle(cn *conn, f *protocol.Frame) {
 		c.handleSnapshotRequired(f)
 	case protocol.TypeAck:
 		c.handleAck(f)
+	case protocol.TypePresenceState:
+		c.handlePresenceState(f)
+	case protocol.TypePresenceDiff:
+		c.handlePresenceDiff(f)
+	case protocol.TypeTypingNotice:
+		c.handleTypingNotice(f)
 	case protocol.TypeUnsubscribed:
 		if w, ok := c.unsubs[f.ID]; ok {
 			delete(c.unsubs, f.ID)
@@ -89,6 +95,9 @@ func (c *Client) handleError(cn *conn, f *protocol.Frame) {
 			return
 		}
 		c.log.Warn("heraldclient: server error", "err", e)
+		return
+	}
+	if c.refuse(f.Ref, e) {
 		return
 	}
 	if p := c.out.get(f.Channel, f.Ref); p != nil {

@@ -28,6 +28,11 @@ var (
 	// ErrHeartbeatTimeout is the cause of a disconnect when nothing arrived
 	// from the server within PongTimeout after a ping.
 	ErrHeartbeatTimeout = errors.New("heraldclient: server silent after ping (heartbeat timeout)")
+	// ErrNotConnected is returned by calls that make sense on a live
+	// connection only: SendTyping between connections, and a request
+	// (such as Presence) whose connection was lost before the answer,
+	// which may be retried.
+	ErrNotConnected = errors.New("heraldclient: not connected")
 )
 
 // Error is an error frame from the server, returned by the call whose frame

@@ -265,6 +265,7 @@ func (c *Client) disconnect(cn *conn) error {
 		delete(c.unsubs, id)
 		w <- nil
 	}
+	c.failRequests(ErrNotConnected)
 	c.mu.Unlock()
 	return cn.err()
 }

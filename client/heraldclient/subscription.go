@@ -20,6 +20,9 @@ type SubscribeOptions struct {
 	// Zero means Config.BufferSize. See "Backpressure" in the package
 	// documentation.
 	BufferSize int
+	// Presence follows the channel's presence: Subscription.Presence
+	// and PresenceEvents. The namespace must have presence on.
+	Presence bool
 }
 
 // Subscription is one channel's stream of messages. It lives until
@@ -38,6 +41,11 @@ type Subscription struct {
 	readyErr error
 	// done is closed when the subscription ends.
 	done chan struct{}
+	// watch is SubscribeOptions.Presence. presCh and typCh carry
+	// presence and typing events, sent to without blocking.
+	watch  bool
+	presCh chan PresenceEvent
+	typCh  chan TypingNotice
 
 	// The fields below are guarded by c.mu.
 
@@ -62,6 +70,13 @@ type Subscription struct {
 	confirmed bool
 	ended     bool
 	err       error
+	// members, presCount and listed are the presence last heard (members
+	// is nil before the first presence_state); typists maps the users
+	// typing to when their notice runs out.
+	members   map[string]PresenceMember
+	presCount int
+	listed    bool
+	typists   map[string]time.Time
 }
 
 // Subscribe subscribes to channel and returns once the server has confirmed
@@ -83,6 +98,11 @@ func (c *Client) Subscribe(ctx context.Context, channel string, opts SubscribeOp
 		ch:    make(chan Message, size),
 		ready: make(chan struct{}),
 		done:  make(chan struct{}),
+		watch: opts.Presence,
+
+		presCh:  make(chan PresenceEvent, eventBuffer),
+		typCh:   make(chan TypingNotice, eventBuffer),
+		typists: make(map[string]time.Time),
 	}
 	if opts.LastSeq != nil {
 		sub.lastSeq, sub.hasSeq = *opts.LastSeq, true
@@ -232,7 +252,7 @@ func (c *Client) endSub(sub *Subscription, err error) {
 func (c *Client) sendSubscribe(sub *Subscription) {
 	sub.reqID = c.reqID("s")
 	sub.live = false
-	f := protocol.Frame{Type: protocol.TypeSubscribe, ID: sub.reqID, Channel: sub.channel}
+	f := protocol.Frame{Type: protocol.TypeSubscribe, ID: sub.reqID, Channel: sub.channel, Presence: sub.watch}
 	if sub.hasSeq {
 		last := sub.lastSeq
 		f.LastSeq = &last
@@ -341,6 +361,7 @@ func (c *Client) handleMessage(f *protocol.Frame) {
 	case f.Seq == sub.lastSeq+1:
 		if c.offer(sub, messageFromFrame(f)) {
 			sub.lastSeq = f.Seq
+			delete(sub.typists, f.From) // a message ends its sender's typing
 		}
 	default:
 		c.log.Warn("heraldclient: gap in a channel's seqs; resubscribing", "channel", f.Channel, "lastSeq", sub.lastSeq, "seq", f.Seq)

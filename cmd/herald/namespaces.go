@@ -33,6 +33,7 @@ type namespaceJSON struct {
 	RetentionCount  uint64  `json:"retention_count"`
 	ClientPublish   *bool   `json:"client_publish"`
 	Presence        *bool   `json:"presence"`
+	Typing          *bool   `json:"typing"`
 	MaxMessageSize  int     `json:"max_message_size"`
 	PublishRate     float64 `json:"publish_rate"`
 	PublishBurst    int     `json:"publish_burst"`
@@ -81,6 +82,7 @@ func (nj namespaceJSON) policy() (hub.Namespace, error) {
 		RetentionCount:  nj.RetentionCount,
 		BackendOnly:     nj.ClientPublish != nil && !*nj.ClientPublish,
 		NoPresence:      nj.Presence != nil && !*nj.Presence,
+		NoTyping:        nj.Typing != nil && !*nj.Typing,
 		MaxMessageSize:  nj.MaxMessageSize,
 		PublishRate:     nj.PublishRate,
 		PublishBurst:    nj.PublishBurst,

@@ -15,9 +15,9 @@ func TestNamespacesFlag(t *testing.T) {
 		wantErr bool
 	}{
 		{"empty", `{}`, hub.Namespaces{Named: map[string]hub.Namespace{}}, false},
-		{"every field", `{"default":{"publish_rate":20},"chat":{"history":false,"retention_age":"1h","retention_count":5,"client_publish":false,"presence":false,"max_message_size":4096,"publish_rate":2,"publish_burst":4,"subscribe_hook":true,"publish_hook":true}}`,
+		{"every field", `{"default":{"publish_rate":20},"chat":{"history":false,"retention_age":"1h","retention_count":5,"client_publish":false,"presence":false,"typing":false,"max_message_size":4096,"publish_rate":2,"publish_burst":4,"subscribe_hook":true,"publish_hook":true}}`,
 			hub.Namespaces{Default: hub.Namespace{PublishRate: 20}, Named: map[string]hub.Namespace{"chat": {
-				NoHistory: true, RetentionAge: time.Hour, RetentionCount: 5, BackendOnly: true, NoPresence: true,
+				NoHistory: true, RetentionAge: time.Hour, RetentionCount: 5, BackendOnly: true, NoPresence: true, NoTyping: true,
 				MaxMessageSize: 4096, PublishRate: 2, PublishBurst: 4, SubscribeHook: true, PublishHook: true,
 			}}}, false},
 		{"explicit defaults", `{"chat":{"history":true,"client_publish":true}}`, hub.Namespaces{Named: map[string]hub.Namespace{"chat": {}}}, false},

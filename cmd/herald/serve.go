@@ -83,6 +83,12 @@ type serveCmd struct {
 	PublishRate           float64  `default:"1000" group:"limits" help:"Publishes per second per connection and namespace, unless the namespace sets its own."`
 	PublishBurst          int      `default:"2000" group:"limits" help:"Burst of publishes per connection and namespace."`
 
+	PresenceInterval   time.Duration `default:"500ms" group:"presence" help:"How often a channel's joins and leaves go to its watchers, as one presence_diff."`
+	PresenceMaxMembers int           `default:"1000" group:"presence" help:"Largest channel whose presence lists members; larger ones give the count only."`
+	PresenceResync     time.Duration `default:"30s" group:"presence" help:"How often a watched channel's presence is read in full (drops the members of dead nodes)."`
+	TypingTTL          time.Duration `name:"typing-ttl" default:"5s" group:"presence" help:"How long a typing notice lasts unless repeated."`
+	TypingInterval     time.Duration `default:"1s" group:"presence" help:"Least time between two typing notices of a user in a channel that are passed on."`
+
 	GCPercent    int           `name:"gc-percent" default:"50" help:"Go GC target (GOGC): lower keeps less memory per idle connection, higher spends less CPU under load. GOGC in the environment wins."`
 	TrimInterval time.Duration `default:"10s" help:"How often free heap is checked and, when it is over 4 MiB and an eighth of the heap in use, handed back to the OS (after reconnect storms). 0 turns it off."`
 	PprofAddr    string        `name:"pprof-addr" placeholder:"ADDR" help:"Serve Go's /debug/pprof on this separate address (off by default; never expose it publicly)."`

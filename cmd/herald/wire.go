@@ -88,6 +88,11 @@ func (c *serveCmd) hubConfig(log *slog.Logger) hub.Config {
 		ConnectHook:           c.ConnectHook,
 		DisconnectHook:        c.DisconnectHook,
 		HookTimeout:           c.HookTimeout,
+		PresenceInterval:      c.PresenceInterval,
+		PresenceMaxMembers:    c.PresenceMaxMembers,
+		PresenceResync:        c.PresenceResync,
+		TypingTTL:             c.TypingTTL,
+		TypingInterval:        c.TypingInterval,
 		Logger:                log,
 	}
 }

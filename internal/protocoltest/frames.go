@@ -253,7 +253,7 @@ func frameSnapshot(t *testing.T, tr Transport) {
 	srv := testserver.Start(t, testserver.Options{Broker: membroker.Config{RetentionCount: 3}})
 	pub := login(t, tr, srv, "alice", "snap.>")
 	publishN(t, pub, "snap.1", 1, 8)
-	if err := srv.Broker.RunRetention(t.Context()); err != nil {
+	if err := srv.Broker.(*membroker.Broker).RunRetention(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	c := login(t, tr, srv, "bob", "snap.>")

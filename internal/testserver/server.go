@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/api"
 	"github.com/heraldrt/herald/auth"
 	"github.com/heraldrt/herald/broker/membroker"
@@ -38,6 +39,9 @@ type Options struct {
 	// Auth, when set, configures the token verifier instead of the
 	// default: HS256 with Secret.
 	Auth *auth.Config
+	// Shared, when set, is the node's broker instead of an embedded one
+	// (Broker and Dir are then unused); the server closes it on Stop.
+	Shared herald.Broker
 }
 
 // Server is a running node.
@@ -47,7 +51,7 @@ type Server struct {
 	// HTTP is the base HTTP URL, http://127.0.0.1:port.
 	HTTP   string
 	Hub    *hub.Hub
-	Broker *membroker.Broker
+	Broker herald.Broker
 	Dir    string
 	// APIKeys are the server API's keys (nil without Options.APIKeys), for
 	// tests that rotate or revoke them.
@@ -79,9 +83,13 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.WS.ConnRate == 0 {
 		opts.WS.ConnRate = -1 // tests connect fast from one address
 	}
-	b, err := membroker.New(opts.Broker)
-	if err != nil {
-		t.Fatal(err)
+	var b herald.Broker = opts.Shared
+	if b == nil {
+		mb, err := membroker.New(opts.Broker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = mb
 	}
 	acfg := auth.Config{Secrets: [][]byte{Secret}, Clock: opts.Hub.Clock}
 	if opts.Auth != nil {

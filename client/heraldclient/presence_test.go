@@ -1,0 +1,113 @@
+package heraldclient_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/heraldrt/herald/client/heraldclient"
+	"github.com/heraldrt/herald/hub"
+	"github.com/heraldrt/herald/internal/testserver"
+	"github.com/heraldrt/herald/protocol"
+)
+
+// presenceEvent waits for sub's next presence event.
+func presenceEvent(t *testing.T, sub *heraldclient.Subscription) heraldclient.PresenceEvent {
+	t.Helper()
+	select {
+	case ev := <-sub.PresenceEvents():
+		return ev
+	case <-time.After(waitTimeout):
+		t.Fatal("no presence event")
+		return heraldclient.PresenceEvent{}
+	}
+}
+
+func userIDs(ms []heraldclient.PresenceMember) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.UserID
+	}
+	return out
+}
+
+// TestPresence follows a watched channel through a join, a leave and a
+// reconnect, and asks for presence without subscribing.
+func TestPresence(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Hub: hub.Config{PresenceInterval: 50 * time.Millisecond}})
+	p := newProxy(t, srv)
+	watcher, states := connected(t, p.URL, staticToken("watcher", "room.>"), nil)
+	sub := subscribe(t, watcher, "room.1", heraldclient.SubscribeOptions{Presence: true})
+	if ev := presenceEvent(t, sub); !ev.State || ev.Count != 1 || userIDs(ev.Members)[0] != "watcher" {
+		t.Fatalf("first event %+v, want the state with the watcher alone", ev)
+	}
+
+	alice, _ := connected(t, srv.URL, staticToken("alice", "room.>"), nil)
+	asub := subscribe(t, alice, "room.1", heraldclient.SubscribeOptions{})
+	if ev := presenceEvent(t, sub); ev.State || ev.Count != 2 || len(ev.Joins) != 1 || ev.Joins[0].UserID != "alice" {
+		t.Fatalf("after alice subscribed: %+v", ev)
+	}
+	if st := sub.Presence(); st.Count != 2 || !st.Listed || len(st.Members) != 2 || st.Members[0].UserID != "alice" {
+		t.Fatalf("Presence() = %+v", st)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	st, err := alice.Presence(ctx, "room.1")
+	if err != nil || st.Count != 2 || !st.Listed {
+		t.Fatalf("Presence query: %+v, %v", st, err)
+	}
+	var herr *heraldclient.Error
+	if _, err := alice.Presence(ctx, "other.1"); !errors.As(err, &herr) || herr.Code != protocol.CodeForbidden {
+		t.Fatalf("Presence of an ungranted channel: %v, want forbidden", err)
+	}
+
+	if err := asub.Unsubscribe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ev := presenceEvent(t, sub); ev.Count != 1 || len(ev.Leaves) != 1 || ev.Leaves[0] != "alice" {
+		t.Fatalf("after alice left: %+v", ev)
+	}
+
+	// After a reconnect the subscription starts again from a state.
+	p.cut(t)
+	states.waitFor(t, heraldclient.StateConnected, waitTimeout)
+	if ev := presenceEvent(t, sub); !ev.State || ev.Count != 1 {
+		t.Fatalf("first event after the reconnect: %+v, want the state", ev)
+	}
+}
+
+// TestTyping sends typing notices between two clients.
+func TestTyping(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	alice, _ := connected(t, srv.URL, staticToken("alice", "room.>"), nil)
+	bob, _ := connected(t, srv.URL, staticToken("bob", "room.>"), nil)
+	asub := subscribe(t, alice, "room.1", heraldclient.SubscribeOptions{})
+	bsub := subscribe(t, bob, "room.1", heraldclient.SubscribeOptions{})
+	if err := asub.SendTyping(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-bsub.TypingNotices():
+		if n.UserID != "alice" || n.Channel != "room.1" || time.Until(n.Until) < 4*time.Second {
+			t.Fatalf("notice %+v", n)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("no typing notice")
+	}
+	if got := bsub.Typing(); len(got) != 1 || got[0] != "alice" {
+		t.Fatalf("Typing() = %v, want [alice]", got)
+	}
+	// A message from alice ends her typing.
+	publish(t, alice, "room.1", text(1))
+	recv(t, bsub)
+	if got := bsub.Typing(); len(got) != 0 {
+		t.Fatalf("Typing() after alice's message = %v", got)
+	}
+	select {
+	case n := <-asub.TypingNotices():
+		t.Fatalf("alice got her own notice %+v", n)
+	default:
+	}
+}
