@@ -51,6 +51,14 @@ func mapPrefix(channel, name string) []byte {
 	return appendMapPrefix(make([]byte, 0, 3+len(channel)+len(name)), channel, name)
 }
 
+// mapPrefixEnd is the first key after those of a channel map: its prefix
+// with the final 0x00 raised to 0x01.
+func mapPrefixEnd(channel, name string) []byte {
+	k := mapPrefix(channel, name)
+	k[len(k)-1] = 1
+	return k
+}
+
 func appendMapPrefix(dst []byte, channel, name string) []byte {
 	dst = append(dst, prefixMap)
 	dst = append(dst, channel...)

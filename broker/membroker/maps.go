@@ -77,8 +77,7 @@ func (b *Broker) MapGet(_ context.Context, channel, name string, keys ...string)
 		return out, nil
 	}
 	prefix := mapPrefix(channel, name)
-	upper := append(prefix[:len(prefix)-1:len(prefix)-1], 1) // the name followed by 0x01
-	it, err := b.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	it, err := b.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: mapPrefixEnd(channel, name)})
 	if err != nil {
 		return nil, fmt.Errorf("membroker: map %s of %s: %w", name, channel, err)
 	}
