@@ -96,6 +96,13 @@ func Run(t *testing.T, h Harness) {
 		{"DropPresence", testDropPresence},
 		{"CatchUpAfterCut", testCatchUpAfterCut},
 		{"ServerRestart", testServerRestart},
+		{"MapPutVersions", testMapPutVersions},
+		{"MapGet", testMapGet},
+		{"MapPutConcurrent", testMapPutConcurrent},
+		{"MapBadInput", testMapBadInput},
+		{"MapSurvivesRestart", testMapSurvivesRestart},
+		{"NodesMaps", testNodesMaps},
+		{"MapServerRestart", testMapServerRestart},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, h) })
@@ -556,6 +563,14 @@ func testClosed(t *testing.T, h Harness) {
 	}
 	if _, err := b.History(context.Background(), "conf.closed", herald.HistoryRequest{Limit: 1}); !errors.Is(err, herald.ErrClosed) {
 		t.Fatalf("History after Close: %v, want ErrClosed", err)
+	}
+	if m, ok := b.(herald.MapBroker); ok {
+		if _, _, err := m.MapPut(context.Background(), "conf.closed", "read", herald.MapEntry{Key: "k", Version: 1}); !errors.Is(err, herald.ErrClosed) {
+			t.Fatalf("MapPut after Close: %v, want ErrClosed", err)
+		}
+		if _, err := m.MapGet(context.Background(), "conf.closed", "read"); !errors.Is(err, herald.ErrClosed) {
+			t.Fatalf("MapGet after Close: %v, want ErrClosed", err)
+		}
 	}
 }
 

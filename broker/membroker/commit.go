@@ -10,8 +10,8 @@ import (
 	"github.com/heraldrt/herald"
 )
 
-// request is work for the committer: *publishReq, *trimReq, *expireReq
-// or *barrierReq.
+// request is work for the committer: *publishReq, *mapPutReq,
+// *trimReq, *expireReq or *barrierReq.
 type request interface{ fail(error) }
 
 type publishReq struct {
@@ -97,6 +97,10 @@ func (b *Broker) commit(batch []request) {
 		dups     []*publishReq
 		barriers []*barrierReq
 		keyBuf   []byte
+		// mapPuts are answered after the commit: even a refused put
+		// may have been refused by a write of this batch.
+		mapPuts    []*mapPutReq
+		mapPending = make(map[string]herald.MapEntry)
 	)
 	touch := func(ch string) (*touched, error) {
 		if t, ok := chans[ch]; ok {
@@ -155,6 +159,12 @@ func (b *Broker) commit(batch []request) {
 			pending[key] = r
 			acks = append(acks, r)
 			t.pubs = append(t.pubs, p)
+		case *mapPutReq:
+			if err := b.putMap(wb, r, mapPending); err != nil {
+				r.fail(err)
+				continue
+			}
+			mapPuts = append(mapPuts, r)
 		case *trimReq:
 			t, err := touch(r.channel)
 			if err != nil {
@@ -201,6 +211,9 @@ func (b *Broker) commit(batch []request) {
 		for _, r := range dups {
 			r.fail(err)
 		}
+		for _, r := range mapPuts {
+			r.fail(err)
+		}
 		for _, r := range barriers {
 			r.fail(err)
 		}
@@ -222,6 +235,9 @@ func (b *Broker) commit(batch []request) {
 	for _, r := range dups {
 		r.result = r.leader.result
 		r.result.Duplicate = true
+		close(r.done)
+	}
+	for _, r := range mapPuts {
 		close(r.done)
 	}
 	if len(ds) > 0 {

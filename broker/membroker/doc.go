@@ -23,16 +23,27 @@
 //	'm' channel 0x00 seq(8, big-endian)     -> encoded publication
 //	'c' channel                             -> head(8) oldest(8)
 //	'd' bucket(8) channel 0x00 id           -> seq(8) time(8)
+//	'k' channel 0x00 map 0x00 key           -> version(8, big-endian) value
 //
 // Dedupe keys live in time buckets one dedupe window wide; dropping a
 // bucket is one range deletion. An id is remembered for at least one
 // window and at most two.
 //
+// # Maps
+//
+// Channel maps (herald.MapBroker) live in the same store, one key per
+// map key. A put goes to the committer like a publish: it compares the
+// versions against what is committed and what the batch wrote before it,
+// writes in the same batch, and is answered after the batch's commit, so
+// with DurabilitySync a stored put has been fsynced, and with
+// DurabilityNone it is as exposed as a publish. Retention never touches
+// maps. MapGet reads on the caller's goroutine.
+//
 // # Concurrency properties
 //
-// Every write (publishes, retention trims, dedupe expiry) goes through one
-// committer goroutine, which assigns sequence numbers; a second goroutine
-// delivers committed publications to the event handler, one channel batch
-// at a time, in commit order. Reads (History) run on the caller's
-// goroutine against Pebble's consistent iterators.
+// Every write (publishes, map puts, retention trims, dedupe expiry) goes
+// through one committer goroutine, which assigns sequence numbers; a
+// second goroutine delivers committed publications to the event handler,
+// one channel batch at a time, in commit order. Reads (History, MapGet)
+// run on the caller's goroutine against Pebble's consistent iterators.
 package membroker

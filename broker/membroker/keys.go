@@ -11,6 +11,7 @@ const (
 	prefixMessage = 'm'
 	prefixMeta    = 'c'
 	prefixDedupe  = 'd'
+	prefixMap     = 'k'
 )
 
 func messageKey(dst []byte, channel string, seq uint64) []byte {
@@ -35,6 +36,35 @@ func dedupeKey(bucket uint64, channel, id string) []byte {
 
 func dedupeBucketKey(bucket uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixDedupe}, bucket)
+}
+
+// mapKey is the key of one key of a channel map: 'k' channel 0x00 name
+// 0x00 key. Channels and map names hold no zero byte, so the keys of one
+// map are exactly those that start with mapPrefix(channel, name).
+func mapKey(channel, name, key string) []byte {
+	k := appendMapPrefix(make([]byte, 0, 3+len(channel)+len(name)+len(key)), channel, name)
+	return append(k, key...)
+}
+
+// mapPrefix starts the keys of a channel map.
+func mapPrefix(channel, name string) []byte {
+	return appendMapPrefix(make([]byte, 0, 3+len(channel)+len(name)), channel, name)
+}
+
+// mapPrefixEnd is the first key after those of a channel map: its prefix
+// with the final 0x00 raised to 0x01.
+func mapPrefixEnd(channel, name string) []byte {
+	k := mapPrefix(channel, name)
+	k[len(k)-1] = 1
+	return k
+}
+
+func appendMapPrefix(dst []byte, channel, name string) []byte {
+	dst = append(dst, prefixMap)
+	dst = append(dst, channel...)
+	dst = append(dst, 0)
+	dst = append(dst, name...)
+	return append(dst, 0)
 }
 
 func encodeMeta(head, oldest uint64) []byte {

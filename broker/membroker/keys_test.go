@@ -63,3 +63,33 @@ func FuzzDecodePublication(f *testing.F) {
 		}
 	})
 }
+
+// TestMapKeysStayInTheirMap: a map's keys are exactly those under its
+// prefix, whatever the names of neighbouring channels and maps.
+func TestMapKeysStayInTheirMap(t *testing.T) {
+	prefix := mapPrefix("chat.1", "read")
+	upper := mapPrefixEnd("chat.1", "read")
+	tests := []struct {
+		name                string
+		channel, mapName, k string
+		in                  bool
+	}{
+		{"a key of the map", "chat.1", "read", "alice", true},
+		{"a key with a zero byte", "chat.1", "read", "a\x00b", true},
+		{"a key starting with a zero byte", "chat.1", "read", "\x00", true},
+		{"a longer map name", "chat.1", "reader", "alice", false},
+		{"a shorter map name", "chat.1", "rea", "d\x00alice", false},
+		{"a longer channel", "chat.10", "read", "alice", false},
+		{"a channel below", "chat.1.x", "read", "alice", false},
+		{"a channel above", "chat", "read", "alice", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := mapKey(tt.channel, tt.mapName, tt.k)
+			in := bytes.Compare(k, prefix) >= 0 && bytes.Compare(k, upper) < 0
+			if in != tt.in {
+				t.Fatalf("key %q in the range of chat.1/read: %v, want %v", k, in, tt.in)
+			}
+		})
+	}
+}

@@ -33,6 +33,7 @@ type Broker struct {
 	leases          jetstream.KeyValue
 	presence        jetstream.KeyValue
 	presenceStore   jetstream.Stream // the presence bucket's stream, for purges
+	maps            jetstream.KeyValue
 
 	handler atomic.Pointer[handlerBox]
 
@@ -69,8 +70,8 @@ type Broker struct {
 
 type handlerBox struct{ h herald.EventHandler }
 
-// New connects to the server, creates the presence buckets if they do
-// not exist yet and takes this node's lease. Namespace streams are
+// New connects to the server, creates the presence and map buckets if
+// they do not exist yet and takes this node's lease. Namespace streams are
 // created when first used.
 func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := cfg.setDefaults(); err != nil {

@@ -593,6 +593,9 @@ func TestMemoryStorageRestart(t *testing.T) {
 		mustPublish(t, b, "mem.x", fmt.Sprint(i))
 	}
 	rec.WaitSeq("mem.x", 3, 10*time.Second)
+	if stored, _, err := b.MapPut(ctx, "mem.x", "read", herald.MapEntry{Key: "u", Version: 5}); err != nil || !stored {
+		t.Fatalf("MapPut: %v, stored %v", err, stored)
+	}
 	srv.Restart(t)
 	var res herald.PublishResult
 	deadline := time.Now().Add(20 * time.Second)
@@ -635,6 +638,20 @@ func TestMemoryStorageRestart(t *testing.T) {
 	}
 	if es, err := b.Presence(ctx, "mem.x"); err != nil || len(es) != 1 {
 		t.Fatalf("presence after the restart: %v, %v", es, err)
+	}
+	// So does the map bucket, empty: the restart lost what it held.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		stored, _, err := b.MapPut(ctx, "mem.x", "read", herald.MapEntry{Key: "u", Version: 1})
+		if err == nil {
+			if !stored {
+				t.Fatal("a map put after the restart was refused: the bucket kept its entries")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("MapPut after the restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -19,6 +19,8 @@
 //	bucket   herald_presence (KV)        keyToken(channel).keyToken(conn)
 //	                                     -> {"userId","info","node"}
 //	bucket   herald_leases (KV, TTL)     <node id>.<incarnation> -> lease
+//	bucket   herald_maps (KV)            keyToken(channel).keyToken(map).
+//	                                     keyToken(key) -> version(8) value
 //
 // A namespace is encoded for the stream name: lowercase letters, digits
 // and '-' as they are, any other byte as '_' and two uppercase hex digits
@@ -108,6 +110,19 @@
 // leaves entries and lease in place, as a crash does; they disappear
 // when the lease lapses.
 //
+// # Maps
+//
+// Channel maps (herald.MapBroker) are entries of the maps bucket, one
+// revision per key, each the version as 8 bytes, big-endian, then the
+// value. A put reads the key and writes only over a lower version, with
+// the revision it read as the expected one (KV Create or Update):
+// JetStream compares and stores in one step, so of two nodes writing one
+// key at once one wins and the other reads again. MapGet gets each key
+// asked for, or watches the map's keys for all of them. Maps are never
+// trimmed; they last as the bucket's storage does (see Durability). The
+// bucket is read through its stream's leader when replicated, so that
+// every node reads what any node's acked put stored.
+//
 // # Faults
 //
 // The connection reconnects by itself (every 500ms while the server is
@@ -122,10 +137,10 @@
 //
 // # Durability
 //
-// Publish returns once JetStream has acknowledged the message: the
-// stream leader has stored it (and, with Replicas > 1, a majority of the
-// replicas have it in their logs). What "stored" means is the server's
-// storage setting, not this package's:
+// Publish and MapPut return once JetStream has acknowledged the message:
+// the stream leader has stored it (and, with Replicas > 1, a majority of
+// the replicas have it in their logs). What "stored" means is the
+// server's storage setting, not this package's:
 //
 //   - File storage: the message is in the server's files, but nats-server
 //     fsyncs them on a timer, every 2 minutes by default. An ack survives

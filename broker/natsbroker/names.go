@@ -14,7 +14,8 @@ import (
 //
 //	subject   herald.<channel>               (channel dots are subject dots)
 //	stream    HERALD_<namespace, encoded>    subjects herald.<ns>, herald.<ns>.>
-//	buckets   herald_presence, herald_leases (streams KV_herald_presence, …)
+//	buckets   herald_presence, herald_leases, herald_maps
+//	          (streams KV_herald_presence, …)
 //
 // Stream names are also directory names in the server's store, which may
 // be on a case-insensitive file system, so the encoding of a namespace
@@ -80,6 +81,7 @@ func (n names) stream(ns string) string { return n.streamPrefix + encodeNamespac
 
 func (n names) presenceBucket() string { return n.prefix + "_presence" }
 func (n names) leaseBucket() string    { return n.prefix + "_leases" }
+func (n names) mapBucket() string      { return n.prefix + "_maps" }
 
 // encodeNamespace encodes ns for a stream name (see the comment above).
 func encodeNamespace(ns string) string {
@@ -174,6 +176,16 @@ func unhex(c byte) byte {
 func presenceKey(channel, connectionID string) string {
 	return keyToken(channel) + "." + keyToken(connectionID)
 }
+
+// mapKey is the KV key of a key of a channel map:
+// keyToken(channel).keyToken(name).keyToken(key). No token holds a dot,
+// so a map's keys are exactly those mapFilter matches.
+func mapKey(channel, name, key string) string {
+	return keyToken(channel) + "." + keyToken(name) + "." + keyToken(key)
+}
+
+// mapFilter matches the keys of every entry of a channel map.
+func mapFilter(channel, name string) string { return keyToken(channel) + "." + keyToken(name) + ".*" }
 
 // presenceFilter matches the keys of every entry of a channel.
 func presenceFilter(channel string) string { return keyToken(channel) + ".*" }

@@ -195,3 +195,51 @@ func TestMsgID(t *testing.T) {
 		ids[id] = p
 	}
 }
+
+// TestMapKeys: every valid channel, map name and key make a valid KV key,
+// which decodes back to the key and which only its own map's filter
+// matches.
+func TestMapKeys(t *testing.T) {
+	n := newNames("herald")
+	longest := strings.Repeat("c", protocol.MaxChannelLen)
+	addrs := []struct{ channel, name, key string }{
+		{"chat.1", "read", "alice"},
+		{"chat.1", "read", "a.b c/*>=2E\x00é"},
+		{"chat.1", "reader", "alice"},
+		{"chat.1", "state", "alice"},
+		{"chat", "read", "1.read.alice"},
+		{"chat.1.read", "alice", "x"},
+		{"chat/1.#$%&", "read", "*"},
+		{longest, "read", strings.Repeat("é", 128)},
+	}
+	for _, a := range addrs {
+		k := mapKey(a.channel, a.name, a.key)
+		if !validKey(k) || !server.IsValidPublishSubject("$KV."+n.mapBucket()+"."+k) {
+			t.Errorf("%q/%q/%q: key %q is not a valid KV key", a.channel, a.name, a.key, k)
+		}
+		if back, err := decodeKeyToken(k[strings.LastIndexByte(k, '.')+1:]); err != nil || back != a.key {
+			t.Errorf("key %q decodes to %q, %v; want %q", k, back, err, a.key)
+		}
+		for _, b := range addrs {
+			same := a.channel == b.channel && a.name == b.name
+			if got := tokensMatch(mapFilter(b.channel, b.name), k); got != same {
+				t.Errorf("filter of %q/%q matches key %q of %q/%q: %v, want %v", b.channel, b.name, k, a.channel, a.name, got, same)
+			}
+		}
+	}
+}
+
+// tokensMatch reports whether subject matches filter, whose only
+// wildcards are '*' tokens.
+func tokensMatch(filter, subject string) bool {
+	f, s := strings.Split(filter, "."), strings.Split(subject, ".")
+	if len(f) != len(s) {
+		return false
+	}
+	for i := range f {
+		if f[i] != "*" && f[i] != s[i] {
+			return false
+		}
+	}
+	return true
+}

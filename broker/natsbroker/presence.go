@@ -49,7 +49,8 @@ func (b *Broker) presenceBucketConfig() jetstream.KeyValueConfig {
 	}
 }
 
-// openBuckets creates the presence buckets if needed and takes the lease.
+// openBuckets creates the presence and map buckets if needed and takes
+// the lease.
 func (b *Broker) openBuckets(ctx context.Context) error {
 	ctx, cancel := withTimeout(ctx, presenceTimeout)
 	defer cancel()
@@ -80,6 +81,9 @@ func (b *Broker) openBuckets(ctx context.Context) error {
 	if b.presenceStore, err = b.js.Stream(ctx, "KV_"+b.names.presenceBucket()); err != nil {
 		return fmt.Errorf("natsbroker: presence bucket stream: %w", err)
 	}
+	if b.maps, err = b.mapBucket(ctx); err != nil {
+		return err
+	}
 	if err := b.renewLease(ctx); err != nil {
 		return fmt.Errorf("natsbroker: take lease: %w", err)
 	}
@@ -94,6 +98,9 @@ func (b *Broker) reopenBuckets(ctx context.Context) error {
 		return err
 	}
 	if _, err := b.bucket(ctx, b.presenceBucketConfig()); err != nil {
+		return err
+	}
+	if _, err := b.mapBucket(ctx); err != nil {
 		return err
 	}
 	return b.renewLease(ctx)
@@ -183,7 +190,7 @@ func (b *Broker) Presence(ctx context.Context, channel string) ([]herald.Presenc
 	defer cancel()
 	var kves []jetstream.KeyValueEntry
 	err := b.retry(ctx, presenceTimeout/2, func(ctx context.Context) (err error) {
-		kves, err = b.watchAll(ctx, presenceFilter(channel))
+		kves, err = watchAll(ctx, b.presence, presenceFilter(channel))
 		return err
 	})
 	if err != nil {
@@ -233,9 +240,10 @@ func (b *Broker) Presence(ctx context.Context, channel string) ([]herald.Presenc
 	return out, nil
 }
 
-// watchAll returns the current entries of the keys matching filter.
-func (b *Broker) watchAll(ctx context.Context, filter string) ([]jetstream.KeyValueEntry, error) {
-	w, err := b.presence.Watch(ctx, filter, jetstream.IgnoreDeletes())
+// watchAll returns the current entries of the bucket's keys matching
+// filter.
+func watchAll(ctx context.Context, kv jetstream.KeyValue, filter string) ([]jetstream.KeyValueEntry, error) {
+	w, err := kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, err
 	}

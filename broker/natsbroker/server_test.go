@@ -148,7 +148,7 @@ func deletePrefix(t testing.TB, nc *nats.Conn, prefix string) {
 	var doomed []string
 	for name := range lister.Name() {
 		switch {
-		case name == "KV_"+n.presenceBucket(), name == "KV_"+n.leaseBucket():
+		case name == "KV_"+n.presenceBucket(), name == "KV_"+n.leaseBucket(), name == "KV_"+n.mapBucket():
 			doomed = append(doomed, name)
 		case strings.HasPrefix(name, n.streamPrefix):
 			// Only a stream of this prefix's subjects is ours.

@@ -76,6 +76,8 @@
 //	<prefix>:{<channel>}:d:<id>   string "<seq>:<time>", expiring after the
 //	                              dedupe window
 //	<prefix>:{<channel>}:pr       hash: connection id -> presence record
+//	<prefix>:{<channel>}:map:<n>  hash: key -> map record, for the
+//	                              channel's map named n
 //	<prefix>:{<channel>}:p        pub/sub channel: "<seq>:<time>:<body>"
 //	<prefix>:node:<node id>       string: the node's lease epoch, expiring
 //	                              after Config.PresenceTTL
@@ -85,6 +87,16 @@
 //
 // The head hash of a channel is kept forever: were it lost, the channel's
 // seqs would start again. Run Redis with maxmemory-policy noeviction.
+//
+// # Maps
+//
+// A channel map (herald.MapBroker) is a hash in the channel's slot whose
+// fields are the keys and whose values are records: the version as 8
+// bytes, big-endian, then the value. MapPut is one script that compares
+// the versions and writes, so it is atomic across nodes; MapGet is an
+// HGETALL or an HMGET. Maps have no expiry and no retention: they are
+// kept, and persisted, like the channel's head, and a put is acked on the
+// terms of a publish (see Durability), WaitReplicas included.
 //
 // # Presence
 //

@@ -22,6 +22,13 @@ func (b *Broker) keys(channel string) keys {
 	}
 }
 
+// mapKey is the hash of a channel map: key -> record (mapentry). It
+// carries the channel's hash tag, like the channel's other keys. Map
+// names are letters, digits, '_' and '-' only (mapentry.ValidName).
+func (b *Broker) mapKey(channel, name string) string {
+	return b.cfg.Prefix + ":{" + channel + "}:map:" + name
+}
+
 // leaseKey is the key of a node's presence lease. It carries no hash tag:
 // leases spread over the cluster, and no command or script combines one
 // with a channel's keys.

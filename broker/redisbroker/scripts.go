@@ -185,6 +185,37 @@ end
 return {head, oldest, redis.call('XRANGE', stream, fmt(s) .. '-0', fmt(e) .. '-0', 'COUNT', limit)}
 `)
 
+// mapPutScript stores a record (mapentry: an 8-byte big-endian version,
+// then the value) in a map hash unless the field holds one with a version
+// as high or higher. The versions are compared byte by byte: Lua's
+// numbers are doubles, which do not hold every uint64, and its string
+// comparison follows the server's locale. It returns {1, record} when it
+// stored, else {0, the record the field holds}. A field too short to hold
+// a version is overwritten.
+//
+//	KEYS[1] the map hash
+//	ARGV[1] field, ARGV[2] record, ARGV[3] "1" to write a refused field's
+//	record again (so that WAIT covers it)
+var mapPutScript = newScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and #cur >= 8 then
+  local new, newer = ARGV[2], false
+  for i = 1, 8 do
+    local a, b = string.byte(new, i), string.byte(cur, i)
+    if a ~= b then
+      newer = a > b
+      break
+    end
+  end
+  if not newer then
+    if ARGV[3] == '1' then redis.call('HSET', KEYS[1], ARGV[1], cur) end
+    return {0, cur}
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {1, ARGV[2]}
+`)
+
 // removeStaleScript deletes presence fields whose value is still the
 // stale one that was read, so that an entry written again in between (by
 // a node whose lease came back) stays.

@@ -68,6 +68,17 @@ func TestWaitReplicas(t *testing.T) {
 					t.Fatalf("batch %d: %+v, want seq %d and %v", i, r, 2-i, tt.wantErr)
 				}
 			}
+			// A map put waits too, whether it stores or is refused: the
+			// refusal stands on a record the replicas must have.
+			for i, want := range []bool{true, false} {
+				stored, now, err := b.MapPut(ctx, "w.chan", "read", herald.MapEntry{Key: "alice", Version: 3, Value: []byte("v")})
+				if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+					t.Fatalf("map put %d: %v, want %v", i, err, tt.wantErr)
+				}
+				if stored != want || now.Version != 3 || string(now.Value) != "v" {
+					t.Fatalf("map put %d: stored=%v now=%+v, want stored=%v and version 3", i, stored, now, want)
+				}
+			}
 		})
 	}
 }
