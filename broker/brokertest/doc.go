@@ -1,7 +1,8 @@
 // Package brokertest is the conformance suite every [herald.Broker] passes:
 // gapless sequences under concurrent publishers, history ranges, retention,
-// dedupe by id, delivery order and the replay seam. A broker's own tests
-// call [Run] with a [Harness] that makes brokers against a real server.
+// dedupe by id, delivery order, the replay seam and ephemeral messages. A
+// broker's own tests call [Run] with a [Harness] that makes brokers
+// against a real server.
 //
 // # Concurrency properties
 //
