@@ -104,6 +104,7 @@ func Run(t *testing.T, h Harness) {
 		{"Ephemeral", testEphemeral},
 		{"EphemeralConcurrent", testEphemeralConcurrent},
 		{"EphemeralAfterClose", testEphemeralClosed},
+		{"EphemeralAfterCut", testEphemeralAfterCut},
 		{"NodesEphemeral", testNodesEphemeral},
 	}
 	for _, tt := range tests {

@@ -242,3 +242,55 @@ func testNodesEphemeral(t *testing.T, h Harness) {
 		}
 	}
 }
+
+// testEphemeralAfterCut: a node whose connection to the server breaks
+// receives ephemeral messages again once it is back, without being
+// subscribed anew. What is broadcast while it is away may be lost; the
+// test sends probes until one arrives, and then expects every message.
+func testEphemeralAfterCut(t *testing.T, h Harness) {
+	if h.Cut == nil {
+		t.Skip("the harness cannot break the broker's connection")
+	}
+	b, rec := newBroker(t, h, Options{})
+	from := b
+	if h.Peer != nil {
+		from, _ = peer(t, h, b, Options{})
+	}
+	bc := broadcaster(t, from)
+	const ch = "conf.ephcut"
+	subscribe(t, b, ch)
+	broadcast(t, bc, ch, []byte("before"))
+	waitEphemeral(t, rec, ch, [][]byte{[]byte("before")})
+	h.Cut(t, b)
+	deadline := time.Now().Add(3 * waitFor)
+	for i := 0; len(rec.Ephemeral(ch)) == 1; i++ {
+		if time.Now().After(deadline) {
+			t.Fatal("after the cut no ephemeral message arrived any more")
+		}
+		// Errors are expected while from is the node that was cut.
+		_ = bc.Broadcast(context.Background(), ch, fmt.Appendf(nil, "probe %d", i))
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i := range 10 {
+		broadcast(t, bc, ch, fmt.Appendf(nil, "after %d", i))
+	}
+	// Probes may still come in late, among the others.
+	var after []string
+	for deadline := time.Now().Add(waitFor); len(after) < 10 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		after = after[:0]
+		seen := map[string]bool{}
+		for _, m := range rec.Ephemeral(ch) {
+			if seen[string(m)] {
+				t.Fatalf("%q arrived twice", m)
+			}
+			seen[string(m)] = true
+			if bytes.HasPrefix(m, []byte("after ")) {
+				after = append(after, string(m))
+			}
+		}
+	}
+	if len(after) != 10 {
+		t.Fatalf("once back, %d of 10 messages arrived: %q", len(after), after)
+	}
+}
