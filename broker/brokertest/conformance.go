@@ -53,6 +53,11 @@ type Harness struct {
 	// Clock says whether the broker takes its time from Options.Clock;
 	// false skips the tests that move time.
 	Clock bool
+	// DeliversAll says that the broker hands its handler every
+	// channel's publications and ephemeral messages, subscribed or not,
+	// as herald.Broker's Subscribe allows (the embedded broker does);
+	// false makes the suite check that unsubscribed channels get none.
+	DeliversAll bool
 }
 
 // Retainer is implemented by brokers that apply retention themselves;
@@ -103,6 +108,11 @@ func Run(t *testing.T, h Harness) {
 		{"MapSurvivesRestart", testMapSurvivesRestart},
 		{"NodesMaps", testNodesMaps},
 		{"MapServerRestart", testMapServerRestart},
+		{"Ephemeral", testEphemeral},
+		{"EphemeralConcurrent", testEphemeralConcurrent},
+		{"EphemeralAfterClose", testEphemeralClosed},
+		{"EphemeralAfterCut", testEphemeralAfterCut},
+		{"NodesEphemeral", testNodesEphemeral},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, h) })

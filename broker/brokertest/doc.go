@@ -1,8 +1,9 @@
 // Package brokertest is the conformance suite every [herald.Broker] passes:
 // gapless sequences under concurrent publishers, history ranges, retention,
-// dedupe by id, delivery order and the replay seam, and for brokers that
-// keep them, presence and channel maps. A broker's own tests call [Run]
-// with a [Harness] that makes brokers against a real server.
+// dedupe by id, delivery order, the replay seam, ephemeral messages, and
+// for brokers that keep them, presence and channel maps. A broker's own
+// tests call [Run] with a [Harness] that makes brokers against a real
+// server.
 //
 // # Concurrency properties
 //

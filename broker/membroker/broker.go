@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"slices"
 	"sync"
@@ -112,6 +113,8 @@ type Broker struct {
 	channels map[string]*chanState
 
 	handler atomic.Pointer[handlerBox]
+	// eph serves Broadcast; see ephemeral.go.
+	eph ephemeral
 
 	// sendMu is held for reading while a request is sent to the
 	// committer, and for writing while Close closes reqs, so that no send
@@ -124,7 +127,12 @@ type Broker struct {
 	loops sync.WaitGroup
 }
 
-type handlerBox struct{ h herald.EventHandler }
+// handlerBox holds the handler given to Start, and the same handler as a
+// herald.EphemeralHandler if it is one (else nil).
+type handlerBox struct {
+	h   herald.EventHandler
+	eph herald.EphemeralHandler
+}
 
 type chanState struct {
 	// head and oldest are the committed stream position.
@@ -163,6 +171,7 @@ func New(cfg Config) (*Broker, error) {
 		channels:   make(map[string]*chanState),
 		closing:    make(chan struct{}),
 	}
+	b.eph.seed = maphash.MakeSeed()
 	b.loops.Add(3)
 	go b.commitLoop()
 	go b.dispatchLoop()
@@ -175,7 +184,8 @@ func (b *Broker) Start(_ context.Context, h herald.EventHandler) error {
 	if b.closed.Load() {
 		return herald.ErrClosed
 	}
-	b.handler.Store(&handlerBox{h})
+	eh, _ := h.(herald.EphemeralHandler)
+	b.handler.Store(&handlerBox{h: h, eph: eh})
 	return nil
 }
 
@@ -332,6 +342,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		b.closed.Store(true)
 		close(b.reqs)
 		b.sendMu.Unlock()
+		b.waitBroadcasts()
 		close(b.closing)
 		done := make(chan struct{})
 		go func() { b.loops.Wait(); close(done) }()
@@ -426,4 +437,5 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 var (
 	_ herald.Broker         = (*Broker)(nil)
 	_ herald.BatchPublisher = (*Broker)(nil)
+	_ herald.Broadcaster    = (*Broker)(nil)
 )

@@ -27,7 +27,8 @@ func TestConformance(t *testing.T) {
 	for _, d := range []Durability{DurabilitySync, DurabilityNone} {
 		t.Run(string(d), func(t *testing.T) {
 			brokertest.Run(t, brokertest.Harness{
-				Clock: true,
+				Clock:       true,
+				DeliversAll: true,
 				New: func(t *testing.T, opts brokertest.Options) herald.Broker {
 					cfg := config(t.TempDir(), opts)
 					cfg.Durability = d
@@ -57,7 +58,8 @@ func TestConformance(t *testing.T) {
 
 func TestInMemory(t *testing.T) {
 	brokertest.Run(t, brokertest.Harness{
-		Clock: true,
+		Clock:       true,
+		DeliversAll: true,
 		New: func(t *testing.T, opts brokertest.Options) herald.Broker {
 			b, err := New(config("", opts))
 			if err != nil {

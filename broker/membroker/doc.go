@@ -39,6 +39,15 @@
 // DurabilityNone it is as exposed as a publish. Retention never touches
 // maps. MapGet reads on the caller's goroutine.
 //
+// # Ephemeral messages
+//
+// Broadcast (herald.Broadcaster) hands a copy of the message straight to
+// the event handler, on the caller's goroutine: nothing is stored, no seq
+// is taken, and the committer never sees it, so broadcasts and publishes
+// do not wait for each other. As with publications, every channel's
+// messages reach the handler, which skips those it has no subscriber
+// for. Within one process nothing is lost once Broadcast returns nil.
+//
 // # Concurrency properties
 //
 // Every write (publishes, map puts, retention trims, dedupe expiry) goes
@@ -46,4 +55,9 @@
 // second goroutine delivers committed publications to the event handler,
 // one channel batch at a time, in commit order. Reads (History, MapGet)
 // run on the caller's goroutine against Pebble's consistent iterators.
+// HandleEphemeral runs on the broadcasting goroutine, under one of a
+// fixed set of locks chosen by the channel's hash, so that it is called
+// for a channel by one goroutine at a time; it may run while
+// HandlePublications runs for the same channel on the dispatcher. Close
+// waits for the broadcasts in progress.
 package membroker

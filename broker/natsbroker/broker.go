@@ -68,7 +68,12 @@ type Broker struct {
 	connClosed chan struct{}
 }
 
-type handlerBox struct{ h herald.EventHandler }
+// handlerBox holds the handler given to Start, and the same handler as a
+// herald.EphemeralHandler if it is one (else nil).
+type handlerBox struct {
+	h   herald.EventHandler
+	eph herald.EphemeralHandler
+}
 
 // New connects to the server, creates the presence and map buckets if
 // they do not exist yet and takes this node's lease. Namespace streams are
@@ -141,7 +146,8 @@ func (b *Broker) Start(_ context.Context, h herald.EventHandler) error {
 	if b.closed.Load() {
 		return herald.ErrClosed
 	}
-	b.handler.Store(&handlerBox{h})
+	eh, _ := h.(herald.EphemeralHandler)
+	b.handler.Store(&handlerBox{h: h, eph: eh})
 	return nil
 }
 
@@ -330,4 +336,5 @@ var (
 	_ herald.Broker         = (*Broker)(nil)
 	_ herald.BatchPublisher = (*Broker)(nil)
 	_ herald.PresenceBroker = (*Broker)(nil)
+	_ herald.Broadcaster    = (*Broker)(nil)
 )

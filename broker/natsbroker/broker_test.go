@@ -101,6 +101,9 @@ func TestRejectsBadChannel(t *testing.T) {
 			if err := b.AddPresence(ctx, ch, herald.PresenceEntry{ConnectionID: "c"}); err == nil {
 				t.Error("AddPresence accepted it")
 			}
+			if err := b.Broadcast(ctx, ch, []byte("x")); err == nil {
+				t.Error("Broadcast accepted it")
+			}
 		})
 	}
 }
@@ -330,7 +333,8 @@ func TestIdleReaderStops(t *testing.T) {
 		t.Fatalf("%d consumers right after the last Unsubscribe, want 1", n)
 	}
 	b.subMu.Lock()
-	b.readers["idle"].idleSince = time.Now().Add(-2 * readerLinger)
+	idle := b.readers["idle"]
+	idle.idleSince = time.Now().Add(-2 * readerLinger)
 	b.subMu.Unlock()
 	b.stopIdleReaders()
 	b.subMu.Lock()
@@ -345,12 +349,48 @@ func TestIdleReaderStops(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if idle.eph.IsValid() {
+		t.Error("the stopped reader's ephemeral subscription is still in place")
+	}
 	if err := b.Subscribe(ctx, "idle.a"); err != nil {
 		t.Fatal(err)
 	}
 	mustPublish(t, b, "idle.a", "2")
 	if got := rec.WaitSeq("idle.a", 2, 10*time.Second); len(got) != 2 || got[1].Seq != 2 {
 		t.Fatalf("delivered %d publications after subscribing again", len(got))
+	}
+	if err := b.Broadcast(ctx, "idle.a", []byte("back")); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.WaitEphemeral("idle.a", 1, 10*time.Second); len(got) != 1 || string(got[0]) != "back" {
+		t.Fatalf("ephemeral messages after subscribing again: %q, want [back]", got)
+	}
+}
+
+// TestEphemeralNotStored checks that ephemeral messages go around
+// JetStream: no stream takes their subject in, and the namespace's stream
+// holds the publications only.
+func TestEphemeralNotStored(t *testing.T) {
+	srv := startEmbedded(t)
+	b, rec := openBroker(t, srv.url(), Config{})
+	ctx := context.Background()
+	if err := b.Subscribe(ctx, "eph.a"); err != nil {
+		t.Fatal(err)
+	}
+	mustPublish(t, b, "eph.a", "1")
+	for i := range 5 {
+		if err := b.Broadcast(ctx, "eph.a", fmt.Appendf(nil, "%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rec.WaitEphemeral("eph.a", 5, 10*time.Second); len(got) != 5 {
+		t.Fatalf("%d ephemeral messages arrived, want 5", len(got))
+	}
+	if name, err := b.js.StreamNameBySubject(ctx, b.names.ephemeralSubject("eph.a")); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("stream %q takes the ephemeral subject in (%v)", name, err)
+	}
+	if got := subjectCounts(t, b, "eph"); len(got) != 1 || got[b.names.subject("eph.a")] != 1 {
+		t.Fatalf("the namespace's stream holds %v, want the one publication", got)
 	}
 }
 
@@ -464,6 +504,7 @@ func TestClosedBrokerRefusesAll(t *testing.T) {
 		{"RemovePresence", b.RemovePresence(ctx, "c.x", "c")},
 		{"Unsubscribe", b.Unsubscribe(ctx, "c.x")},
 		{"RunRetention", b.RunRetention(ctx)},
+		{"Broadcast", b.Broadcast(ctx, "c.x", []byte("x"))},
 	}
 	_, err := b.Presence(ctx, "c.x")
 	checks = append(checks, struct {

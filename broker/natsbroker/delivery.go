@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldrt/herald"
@@ -106,6 +107,14 @@ type reader struct {
 
 	// mu is held while a message is handled.
 	mu sync.Mutex
+
+	// eph is the core subscription to the namespace's ephemeral
+	// messages (ephemeral.go), made by start and guarded by startMu.
+	// ephMu is held while one is handled; ephStopped, set by stop with
+	// ephMu held, keeps the handler from being called afterwards.
+	eph        *nats.Subscription
+	ephMu      sync.Mutex
+	ephStopped bool
 
 	// serial numbers the loop's consumers; the loop owns it.
 	serial int
@@ -235,6 +244,16 @@ func (r *reader) start(ctx context.Context) error {
 	case r.started:
 		return nil
 	}
+	// The ephemeral subscription goes first: the server has it by the
+	// time it answers the requests below, on the same connection, so
+	// that what is broadcast after Subscribe returns reaches this node.
+	if r.eph == nil {
+		sub, err := r.b.nc.Subscribe(r.b.names.ephemeralFilter(r.ns), r.onEphemeral)
+		if err != nil {
+			return fmt.Errorf("ephemeral subscription: %w", err)
+		}
+		r.eph = sub
+	}
 	st, err := r.b.stream(ctx, r.ns, true)
 	if err != nil {
 		return err
@@ -261,8 +280,16 @@ func (r *reader) start(ctx context.Context) error {
 func (r *reader) stop() {
 	r.startMu.Lock()
 	r.stopped = true
-	started := r.started
+	started, eph := r.started, r.eph
 	r.startMu.Unlock()
+	if eph != nil {
+		// An error means the connection is closed, and the
+		// subscription with it.
+		_ = eph.Unsubscribe()
+	}
+	r.ephMu.Lock()
+	r.ephStopped = true
+	r.ephMu.Unlock()
 	if started {
 		close(r.quit)
 		<-r.done

@@ -97,6 +97,22 @@
 // namespace with no subscribed channel left stops its consumer a minute
 // later.
 //
+// # Ephemeral messages
+//
+// Broadcast publishes on core NATS, never into JetStream, on the subject
+// <prefix>.{eph}.<namespace>.<channel>: no stream takes it in (no channel
+// name holds braces, so no namespace is "{eph}"), and nothing is stored,
+// sequenced or deduplicated. Each namespace reader holds a core
+// subscription to <prefix>.{eph}.<namespace>.> from its start to its
+// stop, and hands the messages of the channels subscribed on this node
+// to HandleEphemeral; like publications, a node receives its namespaces'
+// ephemeral messages of channels it has no subscriber for, and drops
+// them. nats.go renews the subscriptions after a reconnect. Delivery is
+// best effort: what passes while a node is cut off is lost to it, and a
+// message broadcast while this node's connection is down waits in
+// nats.go's reconnect buffer and goes out when it is back, or is lost
+// with it.
+//
 // # Presence
 //
 // Entries are KV entries in the presence bucket; each names the lease of
@@ -164,10 +180,13 @@
 // one node take turns; different channels run in parallel. Each
 // namespace's publications are delivered from one goroutine at a time
 // (the namespace reader's), in stream order, which is seq order within a
-// channel; different namespaces deliver concurrently. History and
-// Presence run on the caller's goroutine. Besides one goroutine per
-// namespace reader, two background goroutines renew the lease (and stop
-// idle readers) and run retention. After Close returns no handler is
-// called, no goroutine of the broker runs, and every method returns
-// herald.ErrClosed.
+// channel; different namespaces deliver concurrently. A namespace's
+// ephemeral messages are handed over from its core subscription's one
+// goroutine (nats.go's), which may run while the reader delivers
+// publications of the same channel. History, Broadcast and Presence run
+// on the caller's goroutine. Besides two goroutines per namespace reader
+// (its own and its subscription's), two background goroutines renew the
+// lease (and stop idle readers) and run retention. After Close returns
+// no handler is called, no goroutine of the broker runs, and every
+// method returns herald.ErrClosed.
 package natsbroker

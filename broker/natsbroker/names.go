@@ -16,7 +16,12 @@ import (
 //	stream    HERALD_<namespace, encoded>    subjects herald.<ns>, herald.<ns>.>
 //	buckets   herald_presence, herald_leases, herald_maps
 //	          (streams KV_herald_presence, …)
+//	subject   herald.{eph}.<ns>.<channel>    ephemeral messages, core NATS only
 //
+// The ephemeral subjects' second token holds braces, which no channel
+// name does: no namespace is called "{eph}", so no namespace's stream
+// takes these subjects in, while they stay under the prefix that NATS
+// permissions grant Herald.
 // Stream names are also directory names in the server's store, which may
 // be on a case-insensitive file system, so the encoding of a namespace
 // keeps only lowercase letters, digits and '-' as they are; every other
@@ -74,6 +79,31 @@ func (n names) channel(subject string) (string, bool) {
 // named like the namespace itself and every channel below it.
 func (n names) streamSubjects(ns string) []string {
 	return []string{n.prefix + "." + ns, n.prefix + "." + ns + ".>"}
+}
+
+// ephemeralToken is the token after the prefix of ephemeral subjects.
+const ephemeralToken = "{eph}"
+
+// ephemeralSubject is the core NATS subject of the channel's ephemeral
+// messages: the namespace, then the channel, whose dots are subject
+// dots, so that one subscription per namespace takes them all. The
+// channel must be valid.
+func (n names) ephemeralSubject(channel string) string {
+	return n.prefix + "." + ephemeralToken + "." + protocol.Namespace(channel) + "." + channel
+}
+
+// ephemeralFilter is the subscription to every ephemeral subject of the
+// namespace.
+func (n names) ephemeralFilter(ns string) string {
+	return n.prefix + "." + ephemeralToken + "." + ns + ".>"
+}
+
+// ephemeralChannel is the inverse of ephemeralSubject for a subject that
+// ephemeralFilter(ns) matched; ok is false for one that ephemeralSubject
+// does not make.
+func (n names) ephemeralChannel(ns, subject string) (string, bool) {
+	ch, ok := strings.CutPrefix(subject, n.prefix+"."+ephemeralToken+"."+ns+".")
+	return ch, ok && protocol.ValidChannel(ch) && protocol.Namespace(ch) == ns
 }
 
 // stream is the name of the namespace's stream.

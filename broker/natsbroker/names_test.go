@@ -58,6 +58,71 @@ func TestChannelSubjects(t *testing.T) {
 	}
 }
 
+// TestEphemeralSubjects checks that every valid channel name makes a
+// valid ephemeral subject, which its namespace's subscription takes and
+// maps back to the channel, which no namespace's stream takes in (so an
+// ephemeral message is never stored), and that no ephemeral subscription
+// takes a channel's stored subject.
+func TestEphemeralSubjects(t *testing.T) {
+	n := newNames("herald")
+	var channels []string
+	for _, c := range channelBytes() {
+		s := string(c)
+		for _, ch := range []string{s, "ns." + s, s + s + ".x", "a" + s + "b", "eph." + s, s + ".eph"} {
+			if protocol.ValidChannel(ch) {
+				channels = append(channels, ch)
+			}
+		}
+	}
+	channels = append(channels, "eph", "{eph}", strings.Repeat("a.", protocol.MaxChannelLen/2)+"a")
+	namespaces := map[string]bool{"eph": true, "herald": true}
+	for _, ch := range channels {
+		if protocol.ValidChannel(ch) {
+			namespaces[protocol.Namespace(ch)] = true
+		}
+	}
+	if namespaces["{eph}"] {
+		t.Fatal(`"{eph}" is a valid namespace: the ephemeral subjects could land in its stream`)
+	}
+	for _, ch := range channels {
+		if !protocol.ValidChannel(ch) {
+			continue
+		}
+		ns := protocol.Namespace(ch)
+		subj := n.ephemeralSubject(ch)
+		if !server.IsValidPublishSubject(subj) {
+			t.Errorf("channel %q: ephemeral subject %q is not a valid publish subject", ch, subj)
+		}
+		if !server.IsValidSubject(n.ephemeralFilter(ns)) || !subjectMatches(n.ephemeralFilter(ns), subj) {
+			t.Errorf("channel %q: ephemeral subject %q is not in its namespace's filter %q", ch, subj, n.ephemeralFilter(ns))
+		}
+		if back, ok := n.ephemeralChannel(ns, subj); !ok || back != ch {
+			t.Errorf("channel %q: ephemeral subject %q maps back to %q, %v", ch, subj, back, ok)
+		}
+		for other := range namespaces {
+			for _, f := range n.streamSubjects(other) {
+				if subjectMatches(f, subj) {
+					t.Errorf("channel %q: ephemeral subject %q is in the stream of namespace %q (%q)", ch, subj, other, f)
+				}
+			}
+			if subjectMatches(n.ephemeralFilter(other), n.subject(ch)) {
+				t.Errorf("channel %q: its stored subject %q is in namespace %q's ephemeral filter", ch, n.subject(ch), other)
+			}
+		}
+	}
+	for _, bad := range []struct{ ns, subject string }{
+		{"chat", "herald.{eph}.chat."},
+		{"chat", "herald.{eph}.chat.other.1"},
+		{"chat", "herald.{eph}.chat.chat..1"},
+		{"chat", "herald.chat.1"},
+		{"chat", "other.{eph}.chat.chat.1"},
+	} {
+		if ch, ok := n.ephemeralChannel(bad.ns, bad.subject); ok {
+			t.Errorf("ephemeralChannel(%q, %q) = %q, want none", bad.ns, bad.subject, ch)
+		}
+	}
+}
+
 // subjectMatches reports whether subject matches filter, whose only
 // wildcard is a final '>'.
 func subjectMatches(filter, subject string) bool {

@@ -43,7 +43,12 @@ type Broker struct {
 	presence presenceState
 }
 
-type handlerBox struct{ h herald.EventHandler }
+// handlerBox holds the handler given to Start, and the same handler as a
+// herald.EphemeralHandler if it is one (else nil).
+type handlerBox struct {
+	h   herald.EventHandler
+	eph herald.EphemeralHandler
+}
 
 // New connects to Redis, checks that the server can run the broker
 // (Redis 6.2 or later; sharded pub/sub is used from 7.0 on) and takes this
@@ -115,7 +120,8 @@ func (b *Broker) Start(_ context.Context, h herald.EventHandler) error {
 	if b.closed.Load() {
 		return herald.ErrClosed
 	}
-	b.handler.Store(&handlerBox{h})
+	eh, _ := h.(herald.EphemeralHandler)
+	b.handler.Store(&handlerBox{h: h, eph: eh})
 	return nil
 }
 
@@ -377,4 +383,5 @@ var (
 	_ herald.Broker         = (*Broker)(nil)
 	_ herald.BatchPublisher = (*Broker)(nil)
 	_ herald.PresenceBroker = (*Broker)(nil)
+	_ herald.Broadcaster    = (*Broker)(nil)
 )

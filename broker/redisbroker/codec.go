@@ -51,6 +51,32 @@ func decodeMessage(m string) (*herald.Publication, error) {
 	return decodeBody(body, seq, t)
 }
 
+// ephemeralMark starts a pub/sub message that carries an ephemeral
+// message (Broadcast) instead of a publication notice. A notice starts
+// with its seq in decimal, so with a digit, never with this byte.
+const ephemeralMark = '!'
+
+// encodeEphemeral builds the pub/sub message of an ephemeral message:
+// the mark, then data as it is.
+func encodeEphemeral(data []byte) string {
+	var b strings.Builder
+	b.Grow(1 + len(data))
+	b.WriteByte(ephemeralMark)
+	b.Write(data)
+	return b.String()
+}
+
+// decodePubSub decodes a message of a channel's pub/sub channel: either a
+// publication notice (p) or an ephemeral message (data, a copy, never
+// nil).
+func decodePubSub(m string) (p *herald.Publication, data []byte, err error) {
+	if rest, ok := strings.CutPrefix(m, string(ephemeralMark)); ok {
+		return nil, append(make([]byte, 0, len(rest)), rest...), nil
+	}
+	p, err = decodeMessage(m)
+	return p, nil, err
+}
+
 // encodeMessage is what the publish script does, for tests.
 func encodeMessage(p *herald.Publication) string {
 	return strconv.FormatUint(p.Seq, 10) + ":" + strconv.FormatInt(p.Time, 10) + ":" + string(encodeBody(p))

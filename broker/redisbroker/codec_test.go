@@ -125,3 +125,70 @@ func FuzzDecodeEntry(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodePubSub(t *testing.T) {
+	pub := herald.Publication{Seq: 7, ID: "x", Event: "e", From: "f", Payload: []byte("{}"), Time: 9}
+	tests := []struct {
+		name     string
+		msg      string
+		wantPub  *herald.Publication
+		wantData []byte
+	}{
+		{"a publication notice", encodeMessage(&pub), &pub, nil},
+		{"an ephemeral message", encodeEphemeral([]byte(`{"typing":true}`)), nil, []byte(`{"typing":true}`)},
+		{"an empty ephemeral message", encodeEphemeral(nil), nil, []byte{}},
+		{"an ephemeral message that reads like a notice", encodeEphemeral([]byte(encodeMessage(&pub))), nil, []byte(encodeMessage(&pub))},
+		{"an ephemeral message that starts with the mark", encodeEphemeral([]byte("!!")), nil, []byte("!!")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, data, err := decodePubSub(tt.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(p, tt.wantPub) || !reflect.DeepEqual(data, tt.wantData) {
+				t.Fatalf("decodePubSub(%q) = %+v, %q; want %+v, %q", tt.msg, p, data, tt.wantPub, tt.wantData)
+			}
+		})
+	}
+	for _, bad := range []string{"", "x", "1:2", "?" + encodeMessage(&pub)} {
+		if p, data, err := decodePubSub(bad); !errors.Is(err, errCorrupt) {
+			t.Errorf("decodePubSub(%q) = %+v, %q, %v; want errCorrupt", bad, p, data, err)
+		}
+	}
+}
+
+// FuzzDecodePubSub checks that a pub/sub message is one kind or the
+// other, never both, and that each kind re-encodes to what was read: a
+// notice the publish script could send is never taken for an ephemeral
+// message, and the reverse.
+func FuzzDecodePubSub(f *testing.F) {
+	f.Add(encodeMessage(&herald.Publication{Seq: 3, ID: "x", Event: "e", From: "f", Payload: []byte("{}"), Time: 3}))
+	f.Add(encodeEphemeral([]byte(`{"typing":true}`)))
+	f.Add(encodeEphemeral(nil))
+	f.Add("!1:2:\x01\x00\x00\x00")
+	f.Add("1:2:!")
+	f.Fuzz(func(t *testing.T, m string) {
+		p, data, err := decodePubSub(m)
+		switch {
+		case err != nil:
+			if p != nil || data != nil {
+				t.Fatalf("an error with a result: %+v, %q", p, data)
+			}
+		case p != nil && data != nil, p == nil && data == nil:
+			t.Fatalf("decodePubSub(%q) = %+v, %q: want one of them", m, p, data)
+		case p != nil:
+			again := encodeMessage(p)
+			if again[0] == ephemeralMark {
+				t.Fatalf("the notice of %+v starts with the ephemeral mark", p)
+			}
+			if q, _, err := decodePubSub(again); err != nil || !reflect.DeepEqual(p, q) {
+				t.Fatalf("re-encoding %+v gives %+v, %v", p, q, err)
+			}
+		default:
+			if again := encodeEphemeral(data); again != m {
+				t.Fatalf("re-encoding %q gives %q, want %q", data, again, m)
+			}
+		}
+	})
+}

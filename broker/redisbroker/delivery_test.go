@@ -104,6 +104,33 @@ func TestSubscriptionHandle(t *testing.T) {
 	}
 }
 
+// TestSubscriptionHandleEphemeral checks that an ephemeral message in the
+// queue reaches the handler after the publications queued before it, and
+// leaves the delivered seqs alone.
+func TestSubscriptionHandleEphemeral(t *testing.T) {
+	b, rec := startedBroker(t, Config{})
+	publishN(t, b, "d.eph", 1, 4)
+	s := b.newSubscription("d.eph")
+	defer s.cancel()
+	s.started, s.last = true, 2
+	live := func(seq uint64) item {
+		return item{kind: itemPub, pub: &herald.Publication{Seq: seq, ID: fmt.Sprint(seq)}}
+	}
+	s.handle(live(3))
+	s.handle(item{kind: itemEphemeral, data: []byte("typing")})
+	if got := seqsOf(rec.Got("d.eph")); !slices.Equal(got, []uint64{3}) {
+		t.Fatalf("when the ephemeral message was handed over, %v were delivered, want [3]", got)
+	}
+	if got := rec.Ephemeral("d.eph"); len(got) != 1 || string(got[0]) != "typing" {
+		t.Fatalf("ephemeral messages %q, want [typing]", got)
+	}
+	s.handle(live(4))
+	s.flush()
+	if got := seqsOf(rec.Got("d.eph")); !slices.Equal(got, []uint64{3, 4}) {
+		t.Fatalf("delivered %v, want [3 4]", got)
+	}
+}
+
 // silentPeer returns a node over b's data whose publications do not reach
 // b's subscriptions (it publishes with PUBLISH while b listens with
 // SSUBSCRIBE): what b would miss in a blink.
@@ -209,5 +236,12 @@ func TestClassicPubSub(t *testing.T) {
 	want := []uint64{1, 2, 3, 4, 5, 6}
 	if got := seqsOf(rec.WaitSeq("d.classic", 6, 10*time.Second)); !slices.Equal(got, want) {
 		t.Fatalf("delivered %v, want %v", got, want)
+	}
+	// Ephemeral messages take PUBLISH too, and reach SUBSCRIBE.
+	if err := b.Broadcast(context.Background(), "d.classic", []byte("typing")); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.WaitEphemeral("d.classic", 1, 10*time.Second); len(got) != 1 || string(got[0]) != "typing" {
+		t.Fatalf("ephemeral messages %q, want [typing]", got)
 	}
 }

@@ -56,6 +56,18 @@
 // stream still holds it; only what retention dropped in the meantime is
 // skipped, and the hub recovers that gap from History or reports it.
 //
+// # Ephemeral messages
+//
+// Broadcast sends an ephemeral message on the channel's pub/sub channel,
+// the one subscribed nodes listen to already, with a plain SPUBLISH (or
+// PUBLISH): no script, no seq, nothing stored. It is the mark "!" and
+// the data, which no publication notice can be taken for, since those
+// start with a digit. A node queues it with the channel's publications
+// and the same drainer hands it to HandleEphemeral, after the
+// publications received before it. Delivery is best effort: a node whose
+// connection is down when the message passes misses it, and the catch-up
+// after a blink brings back publications only.
+//
 // Deliveries of one channel are made by one goroutine at a time, started
 // when there is something to deliver, in seq order; different channels
 // are delivered concurrently. A subscribed channel costs one goroutine
@@ -78,7 +90,8 @@
 //	<prefix>:{<channel>}:pr       hash: connection id -> presence record
 //	<prefix>:{<channel>}:map:<n>  hash: key -> map record, for the
 //	                              channel's map named n
-//	<prefix>:{<channel>}:p        pub/sub channel: "<seq>:<time>:<body>"
+//	<prefix>:{<channel>}:p        pub/sub channel: "<seq>:<time>:<body>",
+//	                              or "!<data>" for an ephemeral message
 //	<prefix>:node:<node id>       string: the node's lease epoch, expiring
 //	                              after Config.PresenceTTL
 //
@@ -148,12 +161,14 @@
 //
 // # Concurrency properties
 //
-// All methods may be called concurrently. Publish, PublishBatch, History
-// and the presence methods run on the caller's goroutine and share the
-// client's pipelined connections. Each subscribed channel has one
-// goroutine that holds its subscription, plus one that delivers while
-// there is something to deliver; Close cancels them all, waits for them
-// (and so for a HandlePublications call in progress) and closes the
+// All methods may be called concurrently. Publish, PublishBatch,
+// History, Broadcast and the presence methods run on the caller's
+// goroutine and share the client's pipelined connections. Each
+// subscribed channel has one goroutine that holds its subscription, plus
+// one that delivers while there is something to deliver: publications
+// and ephemeral messages alike, so a channel's HandlePublications and
+// HandleEphemeral calls never overlap. Close cancels them all, waits for
+// them (and so for a handler call in progress) and closes the
 // connections. Broker.subMu and a subscription's mu are never held
 // together; presenceState.mu is taken before presenceState.localMu.
 package redisbroker

@@ -55,15 +55,17 @@ type subscription struct {
 type itemKind uint8
 
 const (
-	itemPub      itemKind = iota // a publication received live
-	itemBaseline                 // the head read when Subscribe returned
-	itemCatchUp                  // resubscribed: read what was missed
+	itemPub       itemKind = iota // a publication received live
+	itemBaseline                  // the head read when Subscribe returned
+	itemCatchUp                   // resubscribed: read what was missed
+	itemEphemeral                 // an ephemeral message received live
 )
 
 type item struct {
 	kind itemKind
 	pub  *herald.Publication
 	seq  uint64
+	data []byte // itemEphemeral's message
 }
 
 const (
@@ -253,12 +255,18 @@ func (s *subscription) onSubscription(ps rueidis.PubSubSubscription) {
 }
 
 // onMessage runs on the Receive goroutine; while it runs, the client
-// buffers what the connection brings, so it only queues.
+// buffers what the connection brings, so it only queues. Ephemeral
+// messages take the queue too, so that the handler is called for the
+// channel by the one drainer, whichever kind it is given.
 func (s *subscription) onMessage(m rueidis.PubSubMessage) {
-	p, err := decodeMessage(m.Message)
+	p, data, err := decodePubSub(m.Message)
 	if err != nil {
 		// The gap it leaves is filled from the stream, or reported.
 		s.b.log.Error("undecodable message", "channel", s.channel, "err", err)
+		return
+	}
+	if p == nil {
+		s.enqueue(item{kind: itemEphemeral, data: data})
 		return
 	}
 	s.enqueue(item{kind: itemPub, pub: p})
@@ -338,6 +346,13 @@ func (s *subscription) handle(it item) {
 			s.last = head
 		}
 		s.fill(0)
+	case itemEphemeral:
+		// What came before it goes first; an ephemeral message has no
+		// seq, and nothing to do with the delivered ones.
+		s.flush()
+		if hb := s.b.handler.Load(); hb != nil && hb.eph != nil && s.ctx.Err() == nil {
+			hb.eph.HandleEphemeral(s.channel, it.data)
+		}
 	}
 }
 
