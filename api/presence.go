@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// PresenceResponse lists the users subscribed to a channel on this node.
+// PresenceResponse lists the users subscribed to a channel.
 type PresenceResponse struct {
 	Channel string `json:"channel"`
 	// Members are sorted by user id; empty, not null, when nobody is
@@ -23,9 +23,8 @@ type Member struct {
 	Info json.RawMessage `json:"info,omitempty"`
 }
 
-// presence serves GET /api/presence. It answers this node's view: with
-// several nodes behind a shared broker, a backend asks each node and
-// merges, until presence is kept in the broker.
+// presence serves GET /api/presence: the users subscribed on every node
+// when nodes share a broker, else on this node.
 func (a *handler) presence(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(r.URL.RawQuery, "channel")
 	if err != nil {

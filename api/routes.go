@@ -21,6 +21,8 @@ var routes = []route{
 	{method: http.MethodPost, path: "/api/broadcast", serve: (*handler).broadcast},
 	{method: http.MethodGet, path: "/api/history", serve: (*handler).history},
 	{method: http.MethodGet, path: "/api/presence", serve: (*handler).presence},
+	{method: http.MethodGet, path: "/api/receipts", serve: (*handler).receipts},
+	{method: http.MethodPost, path: "/api/unread", serve: (*handler).unread},
 	{method: http.MethodPost, path: "/api/disconnect", serve: (*handler).disconnect},
 	{method: http.MethodGet, path: "/api/channels", serve: (*handler).channels},
 	{method: http.MethodGet, path: "/api/info", serve: (*handler).info},

@@ -93,6 +93,11 @@ type Config struct {
 	// notices to a channel that are passed on. Zero means 1s.
 	TypingInterval time.Duration
 
+	// ReceiptInterval is how often the receipt positions clients report
+	// are written and told to the channel: at most one receipts frame per
+	// channel per node per interval. Zero means 1s.
+	ReceiptInterval time.Duration
+
 	// Clock tells the time. Nil means the system clock.
 	Clock herald.Clock
 	// Logger receives the hub's logs. Nil means slog.Default().
@@ -118,6 +123,7 @@ func (c *Config) setDefaults() {
 	def(&c.PresenceResync, 30*time.Second)
 	def(&c.TypingTTL, 5*time.Second)
 	def(&c.TypingInterval, time.Second)
+	def(&c.ReceiptInterval, time.Second)
 	if c.PresenceMaxMembers <= 0 {
 		c.PresenceMaxMembers = 1000
 	}

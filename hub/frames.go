@@ -48,6 +48,8 @@ func (s *Session) handle(f *protocol.Frame) {
 		s.presenceQuery(id, f)
 	case protocol.TypeTyping:
 		s.typing(id, f)
+	case protocol.TypeReceipt:
+		s.receipt(id, f)
 	}
 }
 

@@ -63,6 +63,10 @@ type Hub struct {
 	// channel, for the throttle.
 	typingMu   sync.Mutex
 	typingLast map[typingKey]time.Time
+	// rcptMu guards rcptPending: the receipt positions reported since
+	// the last flush.
+	rcptMu      sync.Mutex
+	rcptPending map[receiptKey]*positions
 }
 
 // channel is the set of local subscriptions to one channel name. Most
@@ -111,6 +115,8 @@ func New(cfg Config, broker herald.Broker, auth herald.Authenticator) *Hub {
 
 		presDirty:  make(map[*channel]struct{}),
 		typingLast: make(map[typingKey]time.Time),
+
+		rcptPending: make(map[receiptKey]*positions),
 	}
 }
 
@@ -122,9 +128,10 @@ func (h *Hub) Start(ctx context.Context) error {
 	if err := h.startControl(ctx); err != nil {
 		return err
 	}
-	h.wg.Add(2)
+	h.wg.Add(3)
 	go h.sweepLoop()
 	go h.presenceLoop()
+	go h.receiptLoop()
 	return nil
 }
 

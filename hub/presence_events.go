@@ -29,13 +29,17 @@ type ephemeral struct {
 	Conn string          `json:"c,omitempty"`
 	User string          `json:"u,omitempty"`
 	Info json.RawMessage `json:"i,omitempty"`
+	// Delivered and Read are the positions of a receipts message.
+	Delivered map[string]uint64 `json:"d,omitempty"`
+	Read      map[string]uint64 `json:"r,omitempty"`
 }
 
 // Kinds of ephemeral messages.
 const (
-	ephJoin   = "join"
-	ephLeave  = "leave"
-	ephTyping = "typing"
+	ephJoin     = "join"
+	ephLeave    = "leave"
+	ephTyping   = "typing"
+	ephReceipts = "receipts"
 )
 
 // broadcast sends e to every node subscribed to channel, this one
@@ -80,6 +84,10 @@ func (h *Hub) HandleEphemeral(name string, data []byte) {
 	case ephTyping:
 		if e.User != "" {
 			h.deliverTyping(c, e.User)
+		}
+	case ephReceipts:
+		if len(e.Delivered)+len(e.Read) > 0 {
+			h.deliverReceipts(c, e.Delivered, e.Read)
 		}
 	}
 }

@@ -43,6 +43,10 @@ type subscription struct {
 	// channel's presence view while wantPresence holds.
 	answered, wantPresence, watching bool
 	view                             *presenceView
+	// wantReceipts asks for receipts; rcpt gathers them until subscribed
+	// is sent.
+	wantReceipts bool
+	rcpt         *receiptState
 }
 
 // recovery is the state of a subscription that is catching up.
@@ -144,6 +148,10 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 		s.sendError(errNoPresence, f.ID, f.Channel)
 		return
 	}
+	if f.Receipts && s.hub.maps() == nil {
+		s.sendError(errNoMaps, f.ID, f.Channel)
+		return
+	}
 	if perr := s.admitSubscribe(id, f.Channel); perr != nil {
 		s.sendError(perr, f.ID, f.Channel)
 		return
@@ -172,6 +180,7 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 	gen := sub.gen
 	sub.unwatch()
 	sub.answered, sub.wantPresence, sub.view = false, f.Presence, nil
+	sub.wantReceipts, sub.rcpt = f.Receipts, nil
 	sub.rec = &recovery{}
 	sub.last = 0
 	if f.LastSeq != nil {
@@ -206,6 +215,9 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 			s.removePresence(f.Channel)
 			return
 		}
+	}
+	if f.Receipts {
+		s.gatherReceipts(sub, gen)
 	}
 	if f.Presence {
 		ctx, cancel := context.WithTimeout(s.hub.life, presenceTimeout)
@@ -372,19 +384,23 @@ func (s *Session) recover(sub *subscription, gen uint32, reply *subscribeReply) 
 // answerSubscribe queues the reply to a subscribe from the first history
 // read; s.mu must be held.
 func (s *Session) answerSubscribe(sub *subscription, reply *subscribeReply, hist herald.History) {
+	unread, receipts := s.receiptsReply(sub, hist.Head)
 	switch {
 	case reply.lastSeq == nil:
 		sub.last = hist.Head
-		s.queueJSON(protocol.AppendSubscribed(nil, reply.id, sub.channel, hist.Head, false))
+		s.queueJSON(protocol.AppendSubscribedUnread(nil, reply.id, sub.channel, hist.Head, false, unread))
 	case *reply.lastSeq > hist.Head || (*reply.lastSeq < hist.Head && *reply.lastSeq+1 < hist.Oldest):
 		// The client missed messages that are gone, or is ahead of this
 		// log altogether: it must reload its state.
 		s.hub.Stats.SnapshotRequired.Add(1)
 		sub.last = hist.Head
 		s.queueJSON(protocol.AppendSnapshotRequired(nil, reply.id, sub.channel, hist.Head, hist.Oldest))
-		s.queueJSON(protocol.AppendSubscribed(nil, reply.id, sub.channel, hist.Head, false))
+		s.queueJSON(protocol.AppendSubscribedUnread(nil, reply.id, sub.channel, hist.Head, false, unread))
 	default:
-		s.queueJSON(protocol.AppendSubscribed(nil, reply.id, sub.channel, hist.Head, true))
+		s.queueJSON(protocol.AppendSubscribedUnread(nil, reply.id, sub.channel, hist.Head, true, unread))
+	}
+	if receipts != nil {
+		s.queueJSON(receipts)
 	}
 	sub.answered = true
 	if v := sub.view; sub.wantPresence && v != nil {

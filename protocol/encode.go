@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"sort"
 	"strconv"
 	"unicode/utf8"
 )
@@ -77,6 +78,19 @@ func AppendAuthOK(dst []byte, id, connectionID, userID string, expiresAt int64) 
 
 // AppendSubscribed encodes subscribed. seq is the channel's head.
 func AppendSubscribed(dst []byte, id, channel string, seq uint64, recovered bool) []byte {
+	return AppendSubscribedUnread(dst, id, channel, seq, recovered, nil)
+}
+
+// Unread is the user's read position in a channel, told in subscribed
+// to a subscription with receipts.
+type Unread struct {
+	ReadSeq uint64
+	Unread  uint64
+}
+
+// AppendSubscribedUnread encodes subscribed with the user's read
+// position and unread count, when u is not nil.
+func AppendSubscribedUnread(dst []byte, id, channel string, seq uint64, recovered bool, u *Unread) []byte {
 	dst = append(dst, `{"type":"subscribed"`...)
 	dst = appendID(dst, id)
 	dst = append(dst, `,"channel":`...)
@@ -85,6 +99,48 @@ func AppendSubscribed(dst []byte, id, channel string, seq uint64, recovered bool
 	dst = strconv.AppendUint(dst, seq, 10)
 	dst = append(dst, `,"recovered":`...)
 	dst = strconv.AppendBool(dst, recovered)
+	if u != nil {
+		dst = append(dst, `,"readSeq":`...)
+		dst = strconv.AppendUint(dst, u.ReadSeq, 10)
+		dst = append(dst, `,"unread":`...)
+		dst = strconv.AppendUint(dst, u.Unread, 10)
+	}
+	return append(dst, '}')
+}
+
+// AppendReceipts encodes receipts: users' delivered and read positions
+// in channel (either map may be empty).
+func AppendReceipts(dst []byte, channel string, delivered, read map[string]uint64) []byte {
+	dst = append(dst, `{"type":"receipts","channel":`...)
+	dst = AppendString(dst, channel)
+	if len(delivered) > 0 {
+		dst = append(dst, `,"delivered":`...)
+		dst = appendPositions(dst, delivered)
+	}
+	if len(read) > 0 {
+		dst = append(dst, `,"read":`...)
+		dst = appendPositions(dst, read)
+	}
+	return append(dst, '}')
+}
+
+// appendPositions writes a JSON object of user ids to seqs, in key order
+// so that the output is stable.
+func appendPositions(dst []byte, m map[string]uint64) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendString(dst, k)
+		dst = append(dst, ':')
+		dst = strconv.AppendUint(dst, m[k], 10)
+	}
 	return append(dst, '}')
 }
 

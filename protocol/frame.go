@@ -17,6 +17,9 @@ const (
 	// channel that the user is typing.
 	TypePresence = "presence"
 	TypeTyping   = "typing"
+	// TypeReceipt reports how far the user has received or read a
+	// channel.
+	TypeReceipt = "receipt"
 )
 
 // Frame types sent by the server.
@@ -33,16 +36,17 @@ const (
 	TypePresenceState    = "presence_state"
 	TypePresenceDiff     = "presence_diff"
 	TypeTypingNotice     = "typing_notice"
+	TypeReceipts         = "receipts"
 )
 
 // ClientTypes and ServerTypes list the frame types of each direction, for
 // documentation checks.
 var (
-	ClientTypes = []string{TypeAuth, TypeSubscribe, TypeUnsubscribe, TypePublish, TypePing, TypePresence, TypeTyping}
+	ClientTypes = []string{TypeAuth, TypeSubscribe, TypeUnsubscribe, TypePublish, TypePing, TypePresence, TypeTyping, TypeReceipt}
 	ServerTypes = []string{
 		TypeAuthOK, TypeSubscribed, TypeUnsubscribed, TypeAck, TypeMessage,
 		TypePong, TypeSnapshotRequired, TypeTokenExpiring, TypeError,
-		TypePresenceState, TypePresenceDiff, TypeTypingNotice,
+		TypePresenceState, TypePresenceDiff, TypeTypingNotice, TypeReceipts,
 	}
 )
 
@@ -98,7 +102,26 @@ type Frame struct {
 	// TTL, in typing_notice, is how many milliseconds the
 	// notice lasts unless repeated.
 	TTL int64 `json:"ttl,omitempty"`
+
+	// Receipts, in subscribe, asks for the channel's receipt positions
+	// and the user's unread count.
+	Receipts bool `json:"receipts,omitempty"`
+	// Status, in receipt, is ReceiptDelivered or ReceiptRead.
+	Status string `json:"status,omitempty"`
+	// ReadSeq and Unread, in subscribed with receipts, are the user's
+	// read position and the messages after it.
+	ReadSeq uint64 `json:"readSeq,omitempty"`
+	Unread  uint64 `json:"unread,omitempty"`
+	// Delivered and Read, in receipts, map user ids to positions.
+	Delivered map[string]uint64 `json:"delivered,omitempty"`
+	Read      map[string]uint64 `json:"read,omitempty"`
 }
+
+// Receipt statuses.
+const (
+	ReceiptDelivered = "delivered"
+	ReceiptRead      = "read"
+)
 
 // PresenceMember is one user present in a channel.
 type PresenceMember struct {
@@ -171,6 +194,14 @@ func (f *Frame) ValidateClient() *Error {
 			return Errorf(CodeTooLarge, "token longer than %d bytes", MaxTokenLen)
 		}
 	case TypeSubscribe, TypeUnsubscribe, TypeTyping:
+		return validateChannel(f.Channel)
+	case TypeReceipt:
+		if f.Seq == 0 {
+			return &Error{Code: CodeBadRequest, Message: "receipt needs a seq of 1 or more"}
+		}
+		if f.Status != ReceiptDelivered && f.Status != ReceiptRead {
+			return &Error{Code: CodeBadRequest, Message: `receipt status must be "delivered" or "read"`}
+		}
 		return validateChannel(f.Channel)
 	case TypePresence:
 		if f.ID == "" {

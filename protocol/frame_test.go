@@ -123,6 +123,9 @@ func TestAppendRoundTrip(t *testing.T) {
 		{"presence_diff", AppendPresenceDiff(nil, "c", 3, []PresenceMember{{UserID: "x\"", Connections: 1}}, []string{"y", "z"}),
 			Frame{Type: TypePresenceDiff, Channel: "c", Count: 3, Joins: []PresenceMember{{UserID: "x\"", Connections: 1}}, Leaves: []string{"y", "z"}}},
 		{"presence_diff count only", AppendPresenceDiff(nil, "c", 7, nil, nil), Frame{Type: TypePresenceDiff, Channel: "c", Count: 7}},
+		{"subscribed with unread", AppendSubscribedUnread(nil, "s", "c", 10, false, &Unread{ReadSeq: 7, Unread: 3}), Frame{Type: TypeSubscribed, ID: "s", Channel: "c", Seq: 10, ReadSeq: 7, Unread: 3}},
+		{"receipts", AppendReceipts(nil, "c", map[string]uint64{"b": 9, "a": 4}, map[string]uint64{"a": 3}),
+			Frame{Type: TypeReceipts, Channel: "c", Delivered: map[string]uint64{"a": 4, "b": 9}, Read: map[string]uint64{"a": 3}}},
 		{"typing_notice", AppendTypingNotice(nil, "c", "bob", 5000), Frame{Type: TypeTypingNotice, Channel: "c", UserID: "bob", TTL: 5000}},
 		{"error", AppendError(nil, &Error{Code: CodeForbidden, Message: "no\n"}, "r1", "c"), Frame{Type: TypeError, Code: CodeForbidden, Message: "no\n", Ref: "r1", Channel: "c"}},
 	}

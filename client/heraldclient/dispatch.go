@@ -41,6 +41,8 @@ func (c *Client) handle(cn *conn, f *protocol.Frame) {
 		c.handlePresenceDiff(f)
 	case protocol.TypeTypingNotice:
 		c.handleTypingNotice(f)
+	case protocol.TypeReceipts:
+		c.handleReceipts(f)
 	case protocol.TypeUnsubscribed:
 		if w, ok := c.unsubs[f.ID]; ok {
 			delete(c.unsubs, f.ID)

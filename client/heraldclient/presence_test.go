@@ -111,3 +111,43 @@ func TestTyping(t *testing.T) {
 	default:
 	}
 }
+
+// TestReceipts marks messages read and watches the positions move, and
+// finds the unread count on a later subscription.
+func TestReceipts(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Hub: hub.Config{ReceiptInterval: 50 * time.Millisecond}})
+	alice, _ := connected(t, srv.URL, staticToken("alice", "room.>"), nil)
+	bob, _ := connected(t, srv.URL, staticToken("bob", "room.>"), nil)
+	asub := subscribe(t, alice, "room.1", heraldclient.SubscribeOptions{Receipts: true})
+	bsub := subscribe(t, bob, "room.1", heraldclient.SubscribeOptions{Receipts: true})
+	<-asub.ReceiptEvents() // the initial, empty positions
+	for i := 1; i <= 3; i++ {
+		publish(t, alice, "room.1", text(i))
+	}
+	expectSeqs(t, bsub, 1, 3)
+	for seq := uint64(1); seq <= 3; seq++ {
+		if err := bsub.MarkDelivered(seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bsub.MarkRead(2); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(waitTimeout)
+	for asub.ReadBy(2) != 1 {
+		select {
+		case <-asub.ReceiptEvents():
+		case <-deadline:
+			t.Fatal("bob's read position never arrived")
+		}
+	}
+	if d, r := asub.Receipts(); d["bob"] != 3 || r["bob"] != 2 || asub.ReadBy(3) != 0 {
+		t.Fatalf("positions: delivered %v read %v", d, r)
+	}
+
+	bob2, _ := connected(t, srv.URL, staticToken("bob", "room.>"), nil)
+	b2 := subscribe(t, bob2, "room.1", heraldclient.SubscribeOptions{Receipts: true})
+	if readSeq, unread := b2.Unread(); readSeq != 2 || unread != 1 {
+		t.Fatalf("Unread() = %d, %d on bob's second device, want 2, 1", readSeq, unread)
+	}
+}

@@ -23,6 +23,9 @@ type SubscribeOptions struct {
 	// Presence follows the channel's presence: Subscription.Presence
 	// and PresenceEvents. The namespace must have presence on.
 	Presence bool
+	// Receipts follows the channel's delivery and read positions:
+	// Subscription.Unread, Receipts and ReceiptEvents.
+	Receipts bool
 }
 
 // Subscription is one channel's stream of messages. It lives until
@@ -43,9 +46,11 @@ type Subscription struct {
 	done chan struct{}
 	// watch is SubscribeOptions.Presence. presCh and typCh carry
 	// presence and typing events, sent to without blocking.
-	watch  bool
-	presCh chan PresenceEvent
-	typCh  chan TypingNotice
+	watch    bool
+	receipts bool
+	presCh   chan PresenceEvent
+	typCh    chan TypingNotice
+	rcptCh   chan ReceiptsEvent
 
 	// The fields below are guarded by c.mu.
 
@@ -77,6 +82,13 @@ type Subscription struct {
 	presCount int
 	listed    bool
 	typists   map[string]time.Time
+	// delivered and read are the channel's positions by user, readSeq
+	// and unread the user's own from the last subscribed; sentDelivered
+	// and sentRead the highest this client reported, sent again after a
+	// reconnect.
+	delivered, read         map[string]uint64
+	readSeq, unread         uint64
+	sentDelivered, sentRead uint64
 }
 
 // Subscribe subscribes to channel and returns once the server has confirmed
@@ -95,10 +107,12 @@ func (c *Client) Subscribe(ctx context.Context, channel string, opts SubscribeOp
 	}
 	sub := &Subscription{
 		c: c, channel: channel,
-		ch:    make(chan Message, size),
-		ready: make(chan struct{}),
-		done:  make(chan struct{}),
-		watch: opts.Presence,
+		ch:       make(chan Message, size),
+		ready:    make(chan struct{}),
+		done:     make(chan struct{}),
+		watch:    opts.Presence,
+		receipts: opts.Receipts,
+		rcptCh:   make(chan ReceiptsEvent, eventBuffer),
 
 		presCh:  make(chan PresenceEvent, eventBuffer),
 		typCh:   make(chan TypingNotice, eventBuffer),
@@ -252,7 +266,7 @@ func (c *Client) endSub(sub *Subscription, err error) {
 func (c *Client) sendSubscribe(sub *Subscription) {
 	sub.reqID = c.reqID("s")
 	sub.live = false
-	f := protocol.Frame{Type: protocol.TypeSubscribe, ID: sub.reqID, Channel: sub.channel, Presence: sub.watch}
+	f := protocol.Frame{Type: protocol.TypeSubscribe, ID: sub.reqID, Channel: sub.channel, Presence: sub.watch, Receipts: sub.receipts}
 	if sub.hasSeq {
 		last := sub.lastSeq
 		f.LastSeq = &last
@@ -323,6 +337,9 @@ func (c *Client) handleSubscribed(f *protocol.Frame) {
 		}
 	}
 	sub.reqID, sub.failures, sub.live = "", 0, true
+	if sub.receipts {
+		c.resendReceipts(sub, f)
+	}
 	if !sub.confirmed {
 		sub.confirmed = true
 		close(sub.ready)

@@ -88,6 +88,7 @@ type serveCmd struct {
 	PresenceResync     time.Duration `default:"30s" group:"presence" help:"How often a watched channel's presence is read in full (drops the members of dead nodes)."`
 	TypingTTL          time.Duration `name:"typing-ttl" default:"5s" group:"presence" help:"How long a typing notice lasts unless repeated."`
 	TypingInterval     time.Duration `default:"1s" group:"presence" help:"Least time between two typing notices of a user in a channel that are passed on."`
+	ReceiptInterval    time.Duration `default:"1s" group:"presence" help:"How often reported receipt positions are written and sent to the channel as one receipts frame."`
 
 	GCPercent    int           `name:"gc-percent" default:"50" help:"Go GC target (GOGC): lower keeps less memory per idle connection, higher spends less CPU under load. GOGC in the environment wins."`
 	TrimInterval time.Duration `default:"10s" help:"How often free heap is checked and, when it is over 4 MiB and an eighth of the heap in use, handed back to the OS (after reconnect storms). 0 turns it off."`

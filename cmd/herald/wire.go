@@ -93,6 +93,7 @@ func (c *serveCmd) hubConfig(log *slog.Logger) hub.Config {
 		PresenceResync:        c.PresenceResync,
 		TypingTTL:             c.TypingTTL,
 		TypingInterval:        c.TypingInterval,
+		ReceiptInterval:       c.ReceiptInterval,
 		Logger:                log,
 	}
 }

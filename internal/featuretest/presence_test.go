@@ -23,6 +23,7 @@ func hubConfig() hub.Config {
 		PresenceResync:   500 * time.Millisecond,
 		TypingInterval:   time.Second,
 		TypingTTL:        3 * time.Second,
+		ReceiptInterval:  200 * time.Millisecond,
 	}
 }
 
@@ -90,7 +91,10 @@ func diffString(f protocol.Frame) string {
 func TestPresenceEvents(t *testing.T) {
 	for _, kind := range testserver.Brokers {
 		t.Run(kind, func(t *testing.T) {
-			ns := startNodes(t, kind, hubConfig())
+			// No resync within the test: the deltas alone carry it.
+			cfg := hubConfig()
+			cfg.PresenceResync = time.Hour
+			ns := startNodes(t, kind, cfg)
 			w := user(t, ns.Node(0), "watcher")
 			st := subscribe(t, w, "room.1", true)
 			if got := memberIDs(st.Members); st.Count != 1 || got != "watcher×1" {

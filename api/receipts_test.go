@@ -1,0 +1,70 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldrt/herald/api"
+	"github.com/heraldrt/herald/hub"
+	"github.com/heraldrt/herald/internal/testserver"
+	"github.com/heraldrt/herald/protocol"
+)
+
+// TestReceipts: positions reported over WebSocket, as GET /api/receipts
+// and POST /api/unread see them, and the errors.
+func TestReceipts(t *testing.T) {
+	srv, c := startNode(t, testserver.Options{Hub: hub.Config{ReceiptInterval: 50 * time.Millisecond}})
+	bob, _ := connect(t, srv, "bob", "chat.room")
+	for i := 1; i <= 4; i++ {
+		c.post(t, "/api/publish", map[string]any{"channel": "chat.room", "payload": i}).expectOK(t)
+		bob.Expect(protocol.TypeMessage)
+	}
+	bob.Send(map[string]any{"type": "receipt", "channel": "chat.room", "seq": 4, "status": "delivered"})
+	bob.Send(map[string]any{"type": "receipt", "channel": "chat.room", "seq": 3, "status": "read"})
+
+	var r api.ReceiptsResponse
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Read["bob"] != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("receipts never showed bob's read position: %+v", r)
+		}
+		time.Sleep(20 * time.Millisecond)
+		res := c.get(t, "/api/receipts?channel=chat.room")
+		res.expectOK(t)
+		res.decode(t, &r)
+	}
+	if r.Channel != "chat.room" || r.Delivered["bob"] != 4 {
+		t.Fatalf("receipts %+v, want bob delivered 4 and read 3", r)
+	}
+
+	var u api.UnreadResponse
+	res := c.post(t, "/api/unread", map[string]any{"userId": "bob", "channels": []string{"chat.room", "chat.empty"}})
+	res.expectOK(t)
+	res.decode(t, &u)
+	if got := fmt.Sprint(u.Channels); u.UserID != "bob" || got != "[{chat.room 4 3 1} {chat.empty 0 0 0}]" {
+		t.Fatalf("unread %s", res.body)
+	}
+
+	tests := []struct {
+		name   string
+		body   any
+		doc    docCheck
+		status int
+		code   protocol.Code
+	}{
+		{"no user", map[string]any{"channels": []string{"chat.room"}}, docRejects, 400, protocol.CodeBadRequest},
+		{"no channels", map[string]any{"userId": "bob", "channels": []string{}}, docRejects, 400, protocol.CodeBadRequest},
+		{"invalid channel", map[string]any{"userId": "bob", "channels": []string{"chat.*"}}, docRejects, 400, protocol.CodeBadRequest},
+		{"reserved channel", map[string]any{"userId": "bob", "channels": []string{"$herald.control"}}, docSilent, 403, protocol.CodeForbidden},
+		{"too many channels", map[string]any{"userId": "bob", "channels": strings.Split(strings.Repeat("c,", 1000)+"c", ",")}, docRejects, 413, protocol.CodeTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c.do(t, call{method: http.MethodPost, path: "/api/unread", body: tt.body, doc: tt.doc}).expectError(t, tt.status, tt.code)
+		})
+	}
+	c.do(t, call{method: http.MethodGet, path: "/api/receipts?channel=chat.*", doc: docRejects}).expectError(t, 400, protocol.CodeBadRequest)
+}
