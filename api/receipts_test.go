@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/heraldrt/herald/api"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/internal/testserver"
@@ -67,4 +69,33 @@ func TestReceipts(t *testing.T) {
 		})
 	}
 	c.do(t, call{method: http.MethodGet, path: "/api/receipts?channel=chat.*", doc: docRejects}).expectError(t, 400, protocol.CodeBadRequest)
+}
+
+// TestStatus: GET /api/status as a user comes and goes.
+func TestStatus(t *testing.T) {
+	srv, c := startNode(t, testserver.Options{})
+	get := func() api.StatusResponse {
+		t.Helper()
+		var st api.StatusResponse
+		res := c.get(t, "/api/status?user=bob")
+		res.expectOK(t)
+		res.decode(t, &st)
+		return st
+	}
+	if st := get(); st.UserID != "bob" || st.Online || st.LastSeen != 0 {
+		t.Fatalf("never seen: %+v", st)
+	}
+	ws, _ := connect(t, srv, "bob")
+	if st := get(); !st.Online || st.Devices != 1 {
+		t.Fatalf("connected: %+v", st)
+	}
+	_ = ws.Conn.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(10 * time.Second)
+	for st := get(); st.Online || st.LastSeen == 0; st = get() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still %+v after the connection closed", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.do(t, call{method: http.MethodGet, path: "/api/status", doc: docRejects}).expectError(t, 400, protocol.CodeBadRequest)
 }

@@ -543,6 +543,8 @@ func serverSamples() []serverSample {
 		{"subscribed with unread", "AppendSubscribedUnread", protocol.TypeSubscribed, protocol.AppendSubscribedUnread(nil, "s1", "chat.123", 4530, false, &protocol.Unread{ReadSeq: 4521, Unread: 9})},
 		{"receipts", "AppendReceipts", protocol.TypeReceipts, protocol.AppendReceipts(nil, "chat.123", map[string]uint64{"alice": 4530}, map[string]uint64{"bob": 4528})},
 		{"receipts empty", "AppendReceipts", protocol.TypeReceipts, protocol.AppendReceipts(nil, "chat.123", nil, nil)},
+		{"user_status online", "AppendUserStatus", protocol.TypeUserStatus, protocol.AppendUserStatus(nil, "status.bob", &protocol.UserStatus{UserID: "bob", Online: true, Devices: 2})},
+		{"user_status offline", "AppendUserStatus", protocol.TypeUserStatus, protocol.AppendUserStatus(nil, "status.bob", &protocol.UserStatus{UserID: "bob", LastSeen: 1711234567890})},
 		{"typing_notice", "AppendTypingNotice", protocol.TypeTypingNotice, protocol.AppendTypingNotice(nil, "chat.123", "alice", 5000)},
 		{"error without ref", "AppendError", protocol.TypeError, protocol.AppendError(nil, &protocol.Error{Code: protocol.CodeBadRequest, Message: "malformed JSON"}, "", "")},
 		{"error empty message", "AppendError", protocol.TypeError, protocol.AppendError(nil, &protocol.Error{Code: protocol.CodeInternal}, "", "")},

@@ -93,6 +93,9 @@ func (h *Hub) backendPublication(channel string, p *BackendPublish) (*herald.Pub
 	if Reserved(channel) {
 		return nil, errReserved
 	}
+	if protocol.Namespace(channel) == StatusNamespace {
+		return nil, errStatusWrite
+	}
 	if p.ID == "" {
 		p.ID = newPublishID()
 	}

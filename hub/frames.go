@@ -127,6 +127,9 @@ func (s *Session) authenticate(f *protocol.Frame) {
 	h.Stats.Authenticated.Add(1)
 	s.queueJSON(protocol.AppendAuthOK(nil, f.ID, s.ID(), ident.UserID, ident.ExpiresAt.UnixMilli()))
 	s.flushLocked()
+	s.mu.Unlock()
+	s.userOnline(&ident)
+	s.mu.Lock() // for the deferred unlock
 }
 
 // refresh takes a refreshed token of the same user: subscriptions the new
@@ -163,6 +166,9 @@ func (s *Session) refresh(ident *herald.Identity, ref string) {
 func (h *Hub) grantedByToken(id *herald.Identity, channel string) bool {
 	if protocol.Namespace(channel) == UserNamespace {
 		return isInbox(channel, id.UserID)
+	}
+	if user, ok := statusUser(channel); ok && user == id.UserID {
+		return true // one's own status
 	}
 	return protocol.MatchAny(id.Channels, channel)
 }

@@ -86,6 +86,8 @@ type channel struct {
 	// view is the channel's presence view, made when a local
 	// subscription first watches presence.
 	view atomic.Pointer[presenceView]
+	// status is the last user status delivered, for status channels.
+	status atomic.Pointer[protocol.UserStatus]
 }
 
 // joinState is a channel's broker subscription while it is being made.

@@ -32,6 +32,8 @@ type ephemeral struct {
 	// Delivered and Read are the positions of a receipts message.
 	Delivered map[string]uint64 `json:"d,omitempty"`
 	Read      map[string]uint64 `json:"r,omitempty"`
+	// Status is a status message's user status.
+	Status *protocol.UserStatus `json:"s,omitempty"`
 }
 
 // Kinds of ephemeral messages.
@@ -40,6 +42,7 @@ const (
 	ephLeave    = "leave"
 	ephTyping   = "typing"
 	ephReceipts = "receipts"
+	ephStatus   = "status"
 )
 
 // broadcast sends e to every node subscribed to channel, this one
@@ -84,6 +87,10 @@ func (h *Hub) HandleEphemeral(name string, data []byte) {
 	case ephTyping:
 		if e.User != "" {
 			h.deliverTyping(c, e.User)
+		}
+	case ephStatus:
+		if e.Status != nil && e.Status.UserID != "" {
+			h.deliverStatus(c, e.Status)
 		}
 	case ephReceipts:
 		if len(e.Delivered)+len(e.Read) > 0 {
@@ -393,6 +400,7 @@ func (h *Hub) presenceLoop() {
 				go func() {
 					defer func() { <-resyncing }()
 					h.resyncPresence()
+					h.resyncStatus()
 				}()
 			default: // the last one is still running
 			}

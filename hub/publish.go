@@ -88,6 +88,9 @@ func (s *Session) admitPublish(id *herald.Identity, f *protocol.Frame) (*herald.
 	if Reserved(f.Channel) {
 		return nil, errReserved
 	}
+	if protocol.Namespace(f.Channel) == StatusNamespace {
+		return nil, errStatusWrite
+	}
 	ns := h.cfg.Namespaces.Lookup(f.Channel)
 	if ns.BackendOnly {
 		return nil, &protocol.Error{Code: protocol.CodeForbidden, Message: "clients may not publish to this namespace"}

@@ -136,19 +136,18 @@ func (s *Session) Closed() {
 	if id != nil {
 		s.hub.Stats.Authenticated.Add(-1)
 		s.hub.removeUser(id.UserID)
-		if len(subs) > 0 {
-			channels := make([]string, len(subs))
-			for i, sub := range subs {
-				channels[i] = sub.channel
-			}
-			// Off the transport's goroutine: the broker is a round trip
-			// away. Shutdown waits for these.
-			s.hub.presenceWG.Add(1)
-			go func() {
-				defer s.hub.presenceWG.Done()
-				s.removePresence(channels...)
-			}()
+		channels := make([]string, len(subs))
+		for i, sub := range subs {
+			channels[i] = sub.channel
 		}
+		// Off the transport's goroutine: the broker is a round trip
+		// away. Shutdown waits for these.
+		s.hub.presenceWG.Add(1)
+		go func() {
+			defer s.hub.presenceWG.Done()
+			s.removePresence(channels...)
+			s.userOffline(id.UserID)
+		}()
 		for _, sub := range subs {
 			s.hub.notifyUnsubscribed(s, id, sub.channel)
 		}

@@ -47,6 +47,9 @@ type subscription struct {
 	// is sent.
 	wantReceipts bool
 	rcpt         *receiptState
+	// status holds the user status a subscription to a status channel
+	// starts from, until subscribed is sent.
+	status *protocol.UserStatus
 }
 
 // recovery is the state of a subscription that is catching up.
@@ -180,7 +183,7 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 	gen := sub.gen
 	sub.unwatch()
 	sub.answered, sub.wantPresence, sub.view = false, f.Presence, nil
-	sub.wantReceipts, sub.rcpt = f.Receipts, nil
+	sub.wantReceipts, sub.rcpt, sub.status = f.Receipts, nil, nil
 	sub.rec = &recovery{}
 	sub.last = 0
 	if f.LastSeq != nil {
@@ -218,6 +221,9 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 	}
 	if f.Receipts {
 		s.gatherReceipts(sub, gen)
+	}
+	if user, ok := statusUser(f.Channel); ok {
+		s.gatherStatus(sub, gen, user)
 	}
 	if f.Presence {
 		ctx, cancel := context.WithTimeout(s.hub.life, presenceTimeout)
@@ -401,6 +407,10 @@ func (s *Session) answerSubscribe(sub *subscription, reply *subscribeReply, hist
 	}
 	if receipts != nil {
 		s.queueJSON(receipts)
+	}
+	if st := sub.status; st != nil {
+		s.queueJSON(protocol.AppendUserStatus(nil, sub.channel, st))
+		sub.status = nil
 	}
 	sub.answered = true
 	if v := sub.view; sub.wantPresence && v != nil {

@@ -262,6 +262,23 @@ func appendMembers(dst []byte, members []PresenceMember) []byte {
 	return append(dst, ']')
 }
 
+// AppendUserStatus encodes user_status for the status channel channel.
+func AppendUserStatus(dst []byte, channel string, st *UserStatus) []byte {
+	dst = append(dst, `{"type":"user_status","channel":`...)
+	dst = AppendString(dst, channel)
+	dst = append(dst, `,"userId":`...)
+	dst = AppendString(dst, st.UserID)
+	dst = append(dst, `,"online":`...)
+	dst = strconv.AppendBool(dst, st.Online)
+	dst = append(dst, `,"devices":`...)
+	dst = strconv.AppendInt(dst, int64(st.Devices), 10)
+	if st.LastSeen > 0 {
+		dst = append(dst, `,"lastSeen":`...)
+		dst = strconv.AppendInt(dst, st.LastSeen, 10)
+	}
+	return append(dst, '}')
+}
+
 // AppendTypingNotice encodes typing_notice: userID is typing in channel,
 // for ttl milliseconds unless repeated.
 func AppendTypingNotice(dst []byte, channel, userID string, ttl int64) []byte {

@@ -37,6 +37,7 @@ const (
 	TypePresenceDiff     = "presence_diff"
 	TypeTypingNotice     = "typing_notice"
 	TypeReceipts         = "receipts"
+	TypeUserStatus       = "user_status"
 )
 
 // ClientTypes and ServerTypes list the frame types of each direction, for
@@ -47,6 +48,7 @@ var (
 		TypeAuthOK, TypeSubscribed, TypeUnsubscribed, TypeAck, TypeMessage,
 		TypePong, TypeSnapshotRequired, TypeTokenExpiring, TypeError,
 		TypePresenceState, TypePresenceDiff, TypeTypingNotice, TypeReceipts,
+		TypeUserStatus,
 	}
 )
 
@@ -115,6 +117,21 @@ type Frame struct {
 	// Delivered and Read, in receipts, map user ids to positions.
 	Delivered map[string]uint64 `json:"delivered,omitempty"`
 	Read      map[string]uint64 `json:"read,omitempty"`
+
+	// Online, Devices and LastSeen are user_status's (with UserID).
+	Online   bool  `json:"online,omitempty"`
+	Devices  int   `json:"devices,omitempty"`
+	LastSeen int64 `json:"lastSeen,omitempty"`
+}
+
+// UserStatus is whether a user is online, on how many devices
+// (authenticated connections), and when they were last seen (ms since
+// the epoch; 0 while online, or if never seen).
+type UserStatus struct {
+	UserID   string `json:"u"`
+	Online   bool   `json:"o,omitempty"`
+	Devices  int    `json:"n,omitempty"`
+	LastSeen int64  `json:"t,omitempty"`
 }
 
 // Receipt statuses.

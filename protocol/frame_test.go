@@ -126,6 +126,8 @@ func TestAppendRoundTrip(t *testing.T) {
 		{"subscribed with unread", AppendSubscribedUnread(nil, "s", "c", 10, false, &Unread{ReadSeq: 7, Unread: 3}), Frame{Type: TypeSubscribed, ID: "s", Channel: "c", Seq: 10, ReadSeq: 7, Unread: 3}},
 		{"receipts", AppendReceipts(nil, "c", map[string]uint64{"b": 9, "a": 4}, map[string]uint64{"a": 3}),
 			Frame{Type: TypeReceipts, Channel: "c", Delivered: map[string]uint64{"a": 4, "b": 9}, Read: map[string]uint64{"a": 3}}},
+		{"user_status online", AppendUserStatus(nil, "status.bob", &UserStatus{UserID: "bob", Online: true, Devices: 2}), Frame{Type: TypeUserStatus, Channel: "status.bob", UserID: "bob", Online: true, Devices: 2}},
+		{"user_status offline", AppendUserStatus(nil, "status.bob", &UserStatus{UserID: "bob", LastSeen: 1711234567890}), Frame{Type: TypeUserStatus, Channel: "status.bob", UserID: "bob", LastSeen: 1711234567890}},
 		{"typing_notice", AppendTypingNotice(nil, "c", "bob", 5000), Frame{Type: TypeTypingNotice, Channel: "c", UserID: "bob", TTL: 5000}},
 		{"error", AppendError(nil, &Error{Code: CodeForbidden, Message: "no\n"}, "r1", "c"), Frame{Type: TypeError, Code: CodeForbidden, Message: "no\n", Ref: "r1", Channel: "c"}},
 	}

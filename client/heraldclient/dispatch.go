@@ -43,6 +43,8 @@ func (c *Client) handle(cn *conn, f *protocol.Frame) {
 		c.handleTypingNotice(f)
 	case protocol.TypeReceipts:
 		c.handleReceipts(f)
+	case protocol.TypeUserStatus:
+		c.handleUserStatus(f)
 	case protocol.TypeUnsubscribed:
 		if w, ok := c.unsubs[f.ID]; ok {
 			delete(c.unsubs, f.ID)

@@ -151,3 +151,42 @@ func TestReceipts(t *testing.T) {
 		t.Fatalf("Unread() = %d, %d on bob's second device, want 2, 1", readSeq, unread)
 	}
 }
+
+// TestWatchUser follows a contact coming online and going offline.
+func TestWatchUser(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	alice, _ := connected(t, srv.URL, staticToken("alice", "status.bob"), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	w, err := alice.WatchUser(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func() heraldclient.UserStatus {
+		t.Helper()
+		select {
+		case st := <-w.StatusEvents():
+			return st
+		case <-time.After(waitTimeout):
+			t.Fatal("no status event")
+			return heraldclient.UserStatus{}
+		}
+	}
+	if st := next(); st.UserID != "bob" || st.Online {
+		t.Fatalf("bob before connecting: %+v", st)
+	}
+	bob, _ := connected(t, srv.URL, staticToken("bob"), nil)
+	if st := next(); !st.Online || st.Devices != 1 {
+		t.Fatalf("bob connected: %+v", st)
+	}
+	_ = bob.Close()
+	if st := next(); st.Online || st.LastSeen.IsZero() {
+		t.Fatalf("bob gone: %+v", st)
+	}
+	if st, ok := w.UserStatus(); !ok || st.Online {
+		t.Fatalf("UserStatus() = %+v, %v", st, ok)
+	}
+	if _, err := alice.WatchUser(ctx, "carol"); !isCode(err, protocol.CodeForbidden) {
+		t.Fatalf("watching an ungranted user: %v, want forbidden", err)
+	}
+}

@@ -51,6 +51,7 @@ type Subscription struct {
 	presCh   chan PresenceEvent
 	typCh    chan TypingNotice
 	rcptCh   chan ReceiptsEvent
+	statusCh chan UserStatus
 
 	// The fields below are guarded by c.mu.
 
@@ -89,6 +90,8 @@ type Subscription struct {
 	delivered, read         map[string]uint64
 	readSeq, unread         uint64
 	sentDelivered, sentRead uint64
+	// userStatus is the last user_status of a status channel.
+	userStatus *UserStatus
 }
 
 // Subscribe subscribes to channel and returns once the server has confirmed
@@ -113,6 +116,7 @@ func (c *Client) Subscribe(ctx context.Context, channel string, opts SubscribeOp
 		watch:    opts.Presence,
 		receipts: opts.Receipts,
 		rcptCh:   make(chan ReceiptsEvent, eventBuffer),
+		statusCh: make(chan UserStatus, eventBuffer),
 
 		presCh:  make(chan PresenceEvent, eventBuffer),
 		typCh:   make(chan TypingNotice, eventBuffer),
