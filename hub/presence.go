@@ -98,16 +98,12 @@ func (h *Hub) Presence(ctx context.Context, channel string) ([]PresenceMember, e
 		}
 		m.Connections++
 	}
-	if p := h.sharedPresence(); p != nil {
-		entries, err := p.Presence(ctx, channel)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			add(e.UserID, e.Info)
-		}
-	} else {
-		h.localPresence(channel, add)
+	entries, err := h.presenceEntries(ctx, channel)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		add(e.UserID, e.Info)
 	}
 	out := make([]PresenceMember, 0, len(byUser))
 	for _, m := range byUser {
@@ -115,29 +111,6 @@ func (h *Hub) Presence(ctx context.Context, channel string) ([]PresenceMember, e
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
 	return out, nil
-}
-
-// localPresence calls add for each live, authenticated subscription of
-// channel on this node.
-func (h *Hub) localPresence(channel string, add func(user string, info json.RawMessage)) {
-	h.mu.RLock()
-	c := h.channels[channel]
-	h.mu.RUnlock()
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, sub := range c.subs {
-		s := sub.sess
-		s.mu.Lock()
-		id := s.identity
-		live := !s.closed && !sub.removed()
-		s.mu.Unlock()
-		if id != nil && live {
-			add(id.UserID, id.Info)
-		}
-	}
 }
 
 // presenceQuery answers a presence frame with the channel's

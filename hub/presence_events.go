@@ -334,7 +334,7 @@ func (h *Hub) watchPresence(ctx context.Context, name string) *presenceView {
 	if v == nil {
 		nv := newPresenceView()
 		if c.view.CompareAndSwap(nil, nv) {
-			entries, err := h.presenceEntries(ctx, c)
+			entries, err := h.presenceEntries(ctx, c.name)
 			if err != nil {
 				h.log.Warn("reading presence failed; the view is resynced later", "channel", name, "err", err)
 			}
@@ -351,10 +351,17 @@ func (h *Hub) watchPresence(ctx context.Context, name string) *presenceView {
 }
 
 // presenceEntries reads the channel's presence by connection: from the
-// broker when it is shared, else from the local subscriptions.
-func (h *Hub) presenceEntries(ctx context.Context, c *channel) ([]herald.PresenceEntry, error) {
+// broker when it is shared, else from the local subscriptions (live and
+// authenticated).
+func (h *Hub) presenceEntries(ctx context.Context, name string) ([]herald.PresenceEntry, error) {
 	if p := h.sharedPresence(); p != nil {
-		return p.Presence(ctx, c.name)
+		return p.Presence(ctx, name)
+	}
+	h.mu.RLock()
+	c := h.channels[name]
+	h.mu.RUnlock()
+	if c == nil {
+		return nil, nil
 	}
 	var out []herald.PresenceEntry
 	c.mu.Lock()
@@ -450,7 +457,7 @@ func (h *Hub) resyncPresence() {
 		known := v.knownConns()
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(h.life, presenceTimeout)
-		entries, err := h.presenceEntries(ctx, c)
+		entries, err := h.presenceEntries(ctx, c.name)
 		cancel()
 		if err != nil {
 			h.log.Warn("presence resync failed", "channel", c.name, "err", err)

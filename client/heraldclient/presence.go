@@ -188,17 +188,21 @@ func (c *Client) handleTypingNotice(f *protocol.Frame) {
 	}
 }
 
-// emitPresence passes ev on, dropping the oldest event when the app is
-// behind; c.mu must be held.
-func (s *Subscription) emitPresence(ev PresenceEvent) {
+// emitPresence passes ev on; c.mu must be held.
+func (s *Subscription) emitPresence(ev PresenceEvent) { sendLatest(s.presCh, ev) }
+
+// sendLatest sends v on ch without blocking, dropping the oldest value
+// when ch is full: for live state, where the newest matters most. The
+// sender must be the only one, as each subscription's are (under c.mu).
+func sendLatest[T any](ch chan T, v T) {
 	for {
 		select {
-		case s.presCh <- ev:
+		case ch <- v:
 			return
 		default:
 		}
 		select {
-		case <-s.presCh:
+		case <-ch:
 		default:
 		}
 	}

@@ -114,16 +114,5 @@ func (c *Client) handleReceipts(f *protocol.Frame) {
 	for u, seq := range f.Read {
 		sub.read[u] = max(sub.read[u], seq)
 	}
-	ev := ReceiptsEvent{Channel: f.Channel, Delivered: f.Delivered, Read: f.Read}
-	for {
-		select {
-		case sub.rcptCh <- ev:
-			return
-		default:
-		}
-		select {
-		case <-sub.rcptCh:
-		default:
-		}
-	}
+	sendLatest(sub.rcptCh, ReceiptsEvent{Channel: f.Channel, Delivered: f.Delivered, Read: f.Read})
 }

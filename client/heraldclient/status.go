@@ -50,15 +50,5 @@ func (c *Client) handleUserStatus(f *protocol.Frame) {
 		st.LastSeen = time.UnixMilli(f.LastSeen)
 	}
 	sub.userStatus = &st
-	for {
-		select {
-		case sub.statusCh <- st:
-			return
-		default:
-		}
-		select {
-		case <-sub.statusCh:
-		default:
-		}
-	}
+	sendLatest(sub.statusCh, st)
 }
