@@ -220,12 +220,18 @@ func (v *presenceView) sync(entries []herald.PresenceEntry, start time.Time, kno
 			}
 		}
 	}
+	return changed
+}
+
+// forget drops the record of connections that left before t.
+func (v *presenceView) forget(t time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	for conn, at := range v.gone {
-		if at.Before(start) {
+		if at.Before(t) {
 			delete(v.gone, conn)
 		}
 	}
-	return changed
 }
 
 // knownConns returns the view's connections.
@@ -442,8 +448,13 @@ func (h *Hub) resyncPresence() {
 	h.mu.RLock()
 	var chans []*channel
 	for _, c := range h.channels {
-		if v := c.view.Load(); v != nil && v.watchers.Load() > 0 {
+		v := c.view.Load()
+		switch {
+		case v == nil:
+		case v.watchers.Load() > 0:
 			chans = append(chans, c)
+		default:
+			v.forget(time.Now().Add(-h.cfg.PresenceResync))
 		}
 	}
 	h.mu.RUnlock()
@@ -466,6 +477,7 @@ func (h *Hub) resyncPresence() {
 		if v.sync(entries, start, known) {
 			h.markPresenceDirty(c)
 		}
+		v.forget(start)
 	}
 }
 

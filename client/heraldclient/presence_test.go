@@ -3,6 +3,7 @@ package heraldclient_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -134,14 +135,14 @@ func TestReceipts(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.After(waitTimeout)
-	for asub.ReadBy(2) != 1 {
+	for len(asub.ReadBy(2)) != 1 {
 		select {
 		case <-asub.ReceiptEvents():
 		case <-deadline:
 			t.Fatal("bob's read position never arrived")
 		}
 	}
-	if d, r := asub.Receipts(); d["bob"] != 3 || r["bob"] != 2 || asub.ReadBy(3) != 0 {
+	if d, r := asub.Receipts(); d["bob"] != 3 || r["bob"] != 2 || len(asub.ReadBy(3)) != 0 || !slices.Equal(asub.DeliveredTo(3), []string{"bob"}) {
 		t.Fatalf("positions: delivered %v read %v", d, r)
 	}
 

@@ -2,6 +2,7 @@ package heraldclient
 
 import (
 	"maps"
+	"slices"
 
 	"github.com/heraldrt/herald/protocol"
 )
@@ -80,18 +81,33 @@ func (s *Subscription) Receipts() (delivered, read map[string]uint64) {
 	return maps.Clone(s.delivered), maps.Clone(s.read)
 }
 
-// ReadBy returns how many users have read the message seq, as last
-// heard: the "read by N" of a message.
-func (s *Subscription) ReadBy(seq uint64) int {
+// ReadBy returns the users who have read the message seq, as last
+// heard, sorted: "read by N" is its length.
+func (s *Subscription) ReadBy(seq uint64) []string {
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
-	n := 0
-	for _, r := range s.read {
-		if r >= seq {
-			n++
+	return reached(s.read, seq)
+}
+
+// DeliveredTo returns the users whose clients have received the message
+// seq, as last heard, sorted: the message is "delivered to all" when it
+// holds every member (Presence, or the app's member list).
+func (s *Subscription) DeliveredTo(seq uint64) []string {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return reached(s.delivered, seq)
+}
+
+// reached returns the users whose position is seq or later, sorted.
+func reached(positions map[string]uint64, seq uint64) []string {
+	var out []string
+	for u, p := range positions {
+		if p >= seq {
+			out = append(out, u)
 		}
 	}
-	return n
+	slices.Sort(out)
+	return out
 }
 
 // ReceiptEvents returns the position changes of a subscription with
