@@ -44,6 +44,8 @@ func (s *Session) handle(f *protocol.Frame) {
 		s.unsubscribe(f)
 	case protocol.TypePublish:
 		s.publish(id, f)
+	case protocol.TypeHistory:
+		s.history(id, f)
 	}
 }
 

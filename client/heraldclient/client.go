@@ -71,7 +71,10 @@ type Client struct {
 	// unsubs holds the Unsubscribe calls waiting for their reply, by frame
 	// id.
 	unsubs map[string]chan error
-	// nextReq numbers request ids (subscribe, unsubscribe, auth).
+	// hists holds the History calls waiting for their page, by frame id.
+	hists map[string]*historyCall
+	// nextReq numbers request ids (subscribe, unsubscribe, auth,
+	// history).
 	nextReq uint64
 }
 
@@ -91,6 +94,7 @@ func New(cfg Config) (*Client, error) {
 		stateWait: make(chan struct{}),
 		subs:      make(map[string]*Subscription),
 		unsubs:    make(map[string]chan error),
+		hists:     make(map[string]*historyCall),
 	}
 	c.out.init()
 	c.endpoints = append([]string{cfg.URL}, cfg.FallbackURLs...)
@@ -247,6 +251,7 @@ func (c *Client) finish() {
 		c.endSub(sub, err)
 	}
 	c.out.failAll(err)
+	c.failHistory(err)
 	for id, w := range c.unsubs {
 		delete(c.unsubs, id)
 		w <- nil
