@@ -29,6 +29,14 @@ type Publication struct {
 	Time int64
 	// From is the user id of the publisher ("" for the server API).
 	From string
+	// Op, when set, makes the publication an op entry: a change to the
+	// earlier message at seq Ref, such as an edit or a reaction (the
+	// protocol package names the ops). Brokers store, deliver and return
+	// op entries like any publication, each at its own seq; the hub gives
+	// them their meaning.
+	Op string
+	// Ref is the seq of the message an op entry changes; 0 without Op.
+	Ref uint64
 }
 
 // PublishResult is what a broker answers to a publish.

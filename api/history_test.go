@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/heraldrt/herald/api"
+	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/internal/testserver"
 	"github.com/heraldrt/herald/protocol"
 )
@@ -181,6 +182,22 @@ func TestHistory(t *testing.T) {
 		for _, absent := range []string{"event", "from"} {
 			if _, ok := p[absent]; ok {
 				t.Errorf("%s is present, want it left out when empty", absent)
+			}
+		}
+	})
+
+	t.Run("namespace without history", func(t *testing.T) {
+		_, c := startNode(t, testserver.Options{Hub: hub.Config{Namespaces: hub.Namespaces{
+			Named: map[string]hub.Namespace{"live": {NoHistory: true}},
+		}}})
+		for range 2 {
+			c.post(t, "/api/publish", map[string]any{"channel": "live.1", "payload": 1}).expectOK(t)
+		}
+		for _, query := range []string{"", "&after=0", "&before=2"} {
+			var h api.HistoryResponse
+			c.get(t, "/api/history?channel=live.1"+query).decode(t, &h)
+			if len(h.Publications) != 0 || h.Head != 2 || h.Oldest != 3 || h.Next != nil || h.Prev != nil {
+				t.Fatalf("%s: %+v, want no publications, head 2, oldest 3, no cursors", query, h)
 			}
 		}
 	})

@@ -423,9 +423,10 @@ func TestLimits(t *testing.T) {
 		fields []string // "type.field" whose maxLength must be want
 	}{
 		{"batch", "maxBatch", protocol.MaxBatch, nil},
-		{"id", "maxIdBytes", protocol.MaxIDLen, []string{"auth.id", "subscribe.id", "unsubscribe.id", "publish.id", "ping.id"}},
+		{"id", "maxIdBytes", protocol.MaxIDLen, []string{"auth.id", "subscribe.id", "unsubscribe.id", "publish.id", "ping.id", "history.id"}},
 		{"event", "maxEventBytes", protocol.MaxEventLen, []string{"publish.event"}},
-		{"channel", "maxChannelBytes", protocol.MaxChannelLen, []string{"subscribe.channel", "unsubscribe.channel", "publish.channel"}},
+		{"channel", "maxChannelBytes", protocol.MaxChannelLen, []string{"subscribe.channel", "unsubscribe.channel", "publish.channel", "history.channel"}},
+		{"history page", "defaultHistoryLimit", protocol.DefaultHistoryLimit, nil},
 		{"token", "maxTokenBytes", protocol.MaxTokenLen, []string{"auth.token"}},
 	}
 	for _, tt := range tests {
@@ -550,6 +551,13 @@ func serverSamples() []serverSample {
 		{"error empty message", "AppendError", protocol.TypeError, protocol.AppendError(nil, &protocol.Error{Code: protocol.CodeInternal}, "", "")},
 		{"error odd text", "AppendError", protocol.TypeError, protocol.AppendError(nil, protocol.Errorf(protocol.CodeBadRequest, "unknown frame type %q\n\t\x00\xff", "x"), "r\"1", "bad channel")},
 	}
+	page := &protocol.HistoryPage{ID: "h1", Channel: "chat.123", Head: 4531, Oldest: 3000,
+		Messages: []protocol.Message{*full, {Channel: "ignored", Seq: 4532, Timestamp: 1711234567891}}}
+	samples = append(samples,
+		serverSample{"history_page", "AppendHistoryPage", protocol.TypeHistoryPage, protocol.AppendHistoryPage(nil, page)},
+		serverSample{"history_page empty", "AppendHistoryPage", protocol.TypeHistoryPage,
+			protocol.AppendHistoryPage(nil, &protocol.HistoryPage{ID: "h2", Channel: "chat.new", Head: 0, Oldest: 1})},
+	)
 	for _, code := range protocol.Codes {
 		samples = append(samples, serverSample{
 			"error " + string(code), "AppendError", protocol.TypeError,
@@ -805,6 +813,21 @@ func TestSchemasAgreeWithValidateClient(t *testing.T) {
 	add("publish no channel", frame{"type": "publish", "id": "1", "payload": 1})
 	add("publish empty event", frame{"type": "publish", "id": "1", "channel": "c", "event": "", "payload": 1})
 	add("ping unknown field", frame{"type": "ping", "future": []any{1}})
+	add("history newest", frame{"type": "history", "id": "h", "channel": "c"})
+	add("history no id", frame{"type": "history", "channel": "c"})
+	add("history empty id", frame{"type": "history", "id": "", "channel": "c"})
+	add("history no channel", frame{"type": "history", "id": "h"})
+	add("history after 0", frame{"type": "history", "id": "h", "channel": "c", "after": 0})
+	add("history after -1", frame{"type": "history", "id": "h", "channel": "c", "after": -1})
+	add("history after max", frame{"type": "history", "id": "h", "channel": "c", "after": uint64(1<<64 - 1)})
+	add("history before 1", frame{"type": "history", "id": "h", "channel": "c", "before": 1})
+	add("history before 0", frame{"type": "history", "id": "h", "channel": "c", "before": 0})
+	add("history after and before", frame{"type": "history", "id": "h", "channel": "c", "after": 1, "before": 9})
+	add("history limit 1", frame{"type": "history", "id": "h", "channel": "c", "limit": 1})
+	add("history limit 0", frame{"type": "history", "id": "h", "channel": "c", "limit": 0})
+	add("history limit -3", frame{"type": "history", "id": "h", "channel": "c", "limit": -3})
+	add("history limit string", frame{"type": "history", "id": "h", "channel": "c", "limit": "5"})
+	add("history limit large", frame{"type": "history", "id": "h", "channel": "c", "limit": 1 << 40})
 
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -118,7 +118,11 @@ func newPublishID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// History reads a channel's history for the app backend.
+// History reads a range of a channel's history, for the app backend and
+// for the history frame, which checked the client's permission. A
+// namespace without history keeps nothing: its history is the stream
+// position alone, with nothing retained (Oldest is Head+1), whatever the
+// broker still holds from before the namespace lost its history.
 func (h *Hub) History(ctx context.Context, channel string, req herald.HistoryRequest) (herald.History, error) {
 	if !protocol.ValidChannel(channel) {
 		return herald.History{}, &protocol.Error{Code: protocol.CodeBadRequest, Message: "invalid channel name"}
@@ -126,7 +130,15 @@ func (h *Hub) History(ctx context.Context, channel string, req herald.HistoryReq
 	if Reserved(channel) {
 		return herald.History{}, errReserved
 	}
-	return h.broker.History(ctx, channel, req)
+	noHistory := h.cfg.Namespaces.Lookup(channel).NoHistory
+	if noHistory {
+		req.Limit = 0
+	}
+	hist, err := h.broker.History(ctx, channel, req)
+	if err == nil && noHistory {
+		hist.Oldest = hist.Head + 1
+	}
+	return hist, err
 }
 
 // Disconnect closes the connections of userID, or the one connection with

@@ -72,6 +72,10 @@ type Config struct {
 	// MaxSubscriptions bounds a connection's subscriptions (too_large).
 	// Zero means 1000.
 	MaxSubscriptions int
+	// MaxHistoryLimit bounds the limit of a history frame (too_large
+	// past it); a frame without one gets protocol.DefaultHistoryLimit, or
+	// this if it is lower. Zero means 1000.
+	MaxHistoryLimit int
 	// MaxConnectionsPerUser closes a user's further connections with 1008.
 	// Zero means 100; negative means no limit.
 	MaxConnectionsPerUser int
@@ -141,6 +145,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxSubscriptions <= 0 {
 		c.MaxSubscriptions = 1000
+	}
+	if c.MaxHistoryLimit <= 0 {
+		c.MaxHistoryLimit = 1000
 	}
 	if c.MaxConnectionsPerUser == 0 {
 		c.MaxConnectionsPerUser = 100

@@ -217,12 +217,17 @@ func (h *Hub) HandlePublications(name string, pubs []*herald.Publication) {
 var dirtyPool = sync.Pool{New: func() any { s := make([]*Session, 0, 64); return &s }}
 
 func encodePublication(channel string, p *herald.Publication) *Frame {
-	m := protocol.Message{
+	m := wireMessage(channel, p)
+	n := len(channel) + messageSize(p)
+	return &Frame{JSON: protocol.AppendMessage(make([]byte, 0, n), &m), seq: p.Seq}
+}
+
+// wireMessage is a publication as the protocol encodes it.
+func wireMessage(channel string, p *herald.Publication) protocol.Message {
+	return protocol.Message{
 		Channel: channel, Seq: p.Seq, ID: p.ID, Event: p.Event,
 		Payload: p.Payload, Timestamp: p.Time, From: p.From,
 	}
-	n := 96 + len(channel) + len(p.ID) + len(p.Event) + len(p.From) + len(p.Payload)
-	return &Frame{JSON: protocol.AppendMessage(make([]byte, 0, n), &m), seq: p.Seq}
 }
 
 // join adds sub to its channel, subscribing the broker when the channel is

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -58,7 +59,7 @@ func (h *Hub) broadcast(ctx context.Context, channel string, e *ephemeral) {
 		h.HandleEphemeral(channel, data)
 		return
 	}
-	if err := b.Broadcast(ctx, channel, data); err != nil && ctx.Err() == nil {
+	if err := b.Broadcast(ctx, channel, data); err != nil && ctx.Err() == nil && !errors.Is(err, herald.ErrClosed) {
 		h.log.Warn("ephemeral broadcast failed", "channel", channel, "kind", e.Kind, "err", err)
 	}
 }

@@ -108,7 +108,9 @@ func (s *Session) userOffline(user string) {
 	}
 	st, err := h.userStatus(ctx, user)
 	if err != nil {
-		h.log.Warn("reading a user's status failed", "err", err)
+		if !errors.Is(err, herald.ErrClosed) {
+			h.log.Warn("reading a user's status failed", "err", err)
+		}
 		return
 	}
 	if !st.Online {
@@ -127,7 +129,9 @@ func (s *Session) userOffline(user string) {
 func (h *Hub) announceStatus(ctx context.Context, user string) {
 	st, err := h.userStatus(ctx, user)
 	if err != nil {
-		h.log.Warn("reading a user's status failed", "err", err)
+		if !errors.Is(err, herald.ErrClosed) {
+			h.log.Warn("reading a user's status failed", "err", err)
+		}
 		return
 	}
 	h.broadcastStatus(ctx, st)

@@ -25,7 +25,15 @@ type Message struct {
 func AppendMessage(dst []byte, m *Message) []byte {
 	dst = append(dst, `{"type":"message","channel":`...)
 	dst = AppendString(dst, m.Channel)
-	dst = append(dst, `,"seq":`...)
+	dst = append(dst, ',')
+	dst = appendMessageFields(dst, m)
+	return append(dst, '}')
+}
+
+// appendMessageFields writes the fields a message has in a message frame
+// and in a history page alike, from seq on, without braces.
+func appendMessageFields(dst []byte, m *Message) []byte {
+	dst = append(dst, `"seq":`...)
 	dst = strconv.AppendUint(dst, m.Seq, 10)
 	if m.ID != "" {
 		dst = append(dst, `,"id":`...)
@@ -47,7 +55,44 @@ func AppendMessage(dst []byte, m *Message) []byte {
 		dst = append(dst, `,"from":`...)
 		dst = AppendString(dst, m.From)
 	}
-	return append(dst, '}')
+	return dst
+}
+
+// HistoryPage is the content of a history_page frame.
+type HistoryPage struct {
+	// ID is the id of the history frame it answers.
+	ID      string
+	Channel string
+	// Head and Oldest are the channel's stream position, sent as seq and
+	// oldestSeq: the newest seq ever published (0 if none), and the
+	// oldest retained (Head+1 if none).
+	Head, Oldest uint64
+	// Messages are the page, oldest first. Their Channel is not written:
+	// the page names it once.
+	Messages []Message
+}
+
+// AppendHistoryPage encodes a history_page frame. Each message is written
+// with the fields of a message frame but type and channel.
+func AppendHistoryPage(dst []byte, p *HistoryPage) []byte {
+	dst = append(dst, `{"type":"history_page"`...)
+	dst = appendID(dst, p.ID)
+	dst = append(dst, `,"channel":`...)
+	dst = AppendString(dst, p.Channel)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, p.Head, 10)
+	dst = append(dst, `,"oldestSeq":`...)
+	dst = strconv.AppendUint(dst, p.Oldest, 10)
+	dst = append(dst, `,"messages":[`...)
+	for i := range p.Messages {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '{')
+		dst = appendMessageFields(dst, &p.Messages[i])
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
 }
 
 // AppendAck encodes the ack of a publish.

@@ -13,6 +13,7 @@ const (
 	TypeUnsubscribe = "unsubscribe"
 	TypePublish     = "publish"
 	TypePing        = "ping"
+	TypeHistory     = "history"
 	// TypePresence asks for a channel's presence; TypeTyping tells the
 	// channel that the user is typing.
 	TypePresence = "presence"
@@ -33,6 +34,7 @@ const (
 	TypeSnapshotRequired = "snapshot_required"
 	TypeTokenExpiring    = "token_expiring"
 	TypeError            = "error"
+	TypeHistoryPage      = "history_page"
 	TypePresenceState    = "presence_state"
 	TypePresenceDiff     = "presence_diff"
 	TypeTypingNotice     = "typing_notice"
@@ -43,10 +45,10 @@ const (
 // ClientTypes and ServerTypes list the frame types of each direction, for
 // documentation checks.
 var (
-	ClientTypes = []string{TypeAuth, TypeSubscribe, TypeUnsubscribe, TypePublish, TypePing, TypePresence, TypeTyping, TypeReceipt}
+	ClientTypes = []string{TypeAuth, TypeSubscribe, TypeUnsubscribe, TypePublish, TypePing, TypeHistory, TypePresence, TypeTyping, TypeReceipt}
 	ServerTypes = []string{
 		TypeAuthOK, TypeSubscribed, TypeUnsubscribed, TypeAck, TypeMessage,
-		TypePong, TypeSnapshotRequired, TypeTokenExpiring, TypeError,
+		TypePong, TypeSnapshotRequired, TypeTokenExpiring, TypeError, TypeHistoryPage,
 		TypePresenceState, TypePresenceDiff, TypeTypingNotice, TypeReceipts,
 		TypeUserStatus,
 	}
@@ -60,6 +62,10 @@ const (
 	MaxTokenLen = 16 << 10
 	// MaxBatch is the most frames one batch may hold.
 	MaxBatch = 100
+	// DefaultHistoryLimit is the page size of a history frame without a
+	// limit. The server bounds limit by its own setting
+	// (max_history_limit), which is why that bound is not a constant here.
+	DefaultHistoryLimit = 100
 )
 
 // Frame is the union of every frame's fields, in both directions. Type
@@ -84,6 +90,17 @@ type Frame struct {
 	Payload   json.RawMessage `json:"payload,omitempty"`
 	Timestamp int64           `json:"timestamp,omitempty"`
 	From      string          `json:"from,omitempty"`
+
+	// After and Before, in history, bound the page: the messages after
+	// After, oldest first, or the newest ones before Before. Neither asks
+	// for the newest messages. Limit caps the page; nil means
+	// DefaultHistoryLimit.
+	After  *uint64 `json:"after,omitempty"`
+	Before *uint64 `json:"before,omitempty"`
+	Limit  *int    `json:"limit,omitempty"`
+	// Messages, in history_page, are the page's messages, oldest first:
+	// each has the fields of a message frame but type and channel.
+	Messages []Frame `json:"messages,omitempty"`
 
 	ConnectionID string `json:"connectionId,omitempty"`
 	UserID       string `json:"userId,omitempty"`
@@ -241,11 +258,34 @@ func (f *Frame) ValidateClient() *Error {
 		if len(f.Payload) == 0 {
 			return &Error{Code: CodeBadRequest, Message: "publish needs a payload"}
 		}
+	case TypeHistory:
+		return validateHistory(f)
 	case TypePing:
 	case "":
 		return &Error{Code: CodeBadRequest, Message: "frame has no type"}
 	default:
 		return Errorf(CodeBadRequest, "unknown frame type %q", truncate(f.Type, 32))
+	}
+	return nil
+}
+
+// validateHistory checks a history frame. The upper bound of limit is the
+// server's setting, so the hub checks it.
+func validateHistory(f *Frame) *Error {
+	if f.ID == "" {
+		return &Error{Code: CodeBadRequest, Message: "history needs an id (its reply carries it back)"}
+	}
+	if err := validateChannel(f.Channel); err != nil {
+		return err
+	}
+	if f.After != nil && f.Before != nil {
+		return &Error{Code: CodeBadRequest, Message: "give after or before, not both"}
+	}
+	if f.Before != nil && *f.Before == 0 {
+		return &Error{Code: CodeBadRequest, Message: "before must be 1 or more (nothing precedes seq 1)"}
+	}
+	if f.Limit != nil && *f.Limit < 1 {
+		return &Error{Code: CodeBadRequest, Message: "limit must be 1 or more"}
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 
 func u64(v uint64) *uint64 { return &v }
 
+func intp(v int) *int { return &v }
+
 func TestDecode(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -21,6 +23,12 @@ func TestDecode(t *testing.T) {
 		{"subscribe lastSeq 0", `{"type":"subscribe","channel":"chat.1","lastSeq":0}`, []Frame{{Type: "subscribe", Channel: "chat.1", LastSeq: u64(0)}}, ""},
 		{"publish", `{"type":"publish","id":"a","channel":"c","event":"e","payload":{"x":1}}`,
 			[]Frame{{Type: "publish", ID: "a", Channel: "c", Event: "e", Payload: json.RawMessage(`{"x":1}`)}}, ""},
+		{"history after", `{"type":"history","id":"h1","channel":"chat.1","after":10,"limit":50}`,
+			[]Frame{{Type: "history", ID: "h1", Channel: "chat.1", After: u64(10), Limit: intp(50)}}, ""},
+		{"history after 0", `{"type":"history","id":"h","channel":"c","after":0}`, []Frame{{Type: "history", ID: "h", Channel: "c", After: u64(0)}}, ""},
+		{"history before", `{"type":"history","id":"h","channel":"c","before":100}`, []Frame{{Type: "history", ID: "h", Channel: "c", Before: u64(100)}}, ""},
+		{"history limit not an integer", `{"type":"history","id":"h","channel":"c","limit":1.5}`, nil, CodeBadRequest},
+		{"history negative after", `{"type":"history","id":"h","channel":"c","after":-1}`, nil, CodeBadRequest},
 		{"unknown fields ignored", `{"type":"ping","future":true}`, []Frame{{Type: "ping"}}, ""},
 		{"leading space", " \n{\"type\":\"ping\"}", []Frame{{Type: "ping"}}, ""},
 		{"batch", `[{"type":"ping","id":"1"},{"type":"ping","id":"2"}]`, []Frame{{Type: "ping", ID: "1"}, {Type: "ping", ID: "2"}}, ""},
@@ -76,6 +84,17 @@ func TestValidateClient(t *testing.T) {
 		{"publish bad channel", Frame{Type: TypePublish, ID: "1", Channel: "a..b", Payload: json.RawMessage(`1`)}, CodeBadRequest},
 		{"publish event with quote", Frame{Type: TypePublish, ID: "1", Channel: "c", Event: `a"b`, Payload: json.RawMessage(`1`)}, CodeBadRequest},
 		{"publish event too long", Frame{Type: TypePublish, ID: "1", Channel: "c", Event: long, Payload: json.RawMessage(`1`)}, CodeTooLarge},
+		{"history newest", Frame{Type: TypeHistory, ID: "h", Channel: "c"}, ""},
+		{"history after", Frame{Type: TypeHistory, ID: "h", Channel: "c", After: u64(0), Limit: intp(1)}, ""},
+		{"history before", Frame{Type: TypeHistory, ID: "h", Channel: "c", Before: u64(1)}, ""},
+		{"history without id", Frame{Type: TypeHistory, Channel: "c"}, CodeBadRequest},
+		{"history without channel", Frame{Type: TypeHistory, ID: "h"}, CodeBadRequest},
+		{"history of a pattern", Frame{Type: TypeHistory, ID: "h", Channel: "c.>"}, CodeBadRequest},
+		{"history channel too long", Frame{Type: TypeHistory, ID: "h", Channel: strings.Repeat("c", MaxChannelLen+1)}, CodeTooLarge},
+		{"history after and before", Frame{Type: TypeHistory, ID: "h", Channel: "c", After: u64(1), Before: u64(5)}, CodeBadRequest},
+		{"history before 0", Frame{Type: TypeHistory, ID: "h", Channel: "c", Before: u64(0)}, CodeBadRequest},
+		{"history limit 0", Frame{Type: TypeHistory, ID: "h", Channel: "c", Limit: intp(0)}, CodeBadRequest},
+		{"history negative limit", Frame{Type: TypeHistory, ID: "h", Channel: "c", Limit: intp(-5)}, CodeBadRequest},
 		{"id too long", Frame{Type: TypePing, ID: long}, CodeTooLarge},
 		{"id with control char", Frame{Type: TypePing, ID: "a\nb"}, CodeBadRequest},
 		{"ping", Frame{Type: TypePing}, ""},
@@ -130,6 +149,11 @@ func TestAppendRoundTrip(t *testing.T) {
 		{"user_status offline", AppendUserStatus(nil, "status.bob", &UserStatus{UserID: "bob", LastSeen: 1711234567890}), Frame{Type: TypeUserStatus, Channel: "status.bob", UserID: "bob", LastSeen: 1711234567890}},
 		{"typing_notice", AppendTypingNotice(nil, "c", "bob", 5000), Frame{Type: TypeTypingNotice, Channel: "c", UserID: "bob", TTL: 5000}},
 		{"error", AppendError(nil, &Error{Code: CodeForbidden, Message: "no\n"}, "r1", "c"), Frame{Type: TypeError, Code: CodeForbidden, Message: "no\n", Ref: "r1", Channel: "c"}},
+		{"history_page", AppendHistoryPage(nil, &HistoryPage{ID: "h1", Channel: "chat.1", Head: 9, Oldest: 2, Messages: []Message{*msg, {Channel: "ignored", Seq: 8, Timestamp: 6}}}),
+			Frame{Type: TypeHistoryPage, ID: "h1", Channel: "chat.1", Seq: 9, OldestSeq: 2, Messages: []Frame{
+				{Seq: 7, ID: "m1", Event: "message.new", Payload: json.RawMessage(`{"text":"hi \"there\""}`), Timestamp: 1711234567890, From: "alice\u2028"},
+				{Seq: 8, Payload: json.RawMessage(`null`), Timestamp: 6},
+			}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,6 +176,16 @@ func TestSubscribedCarriesZeroSeq(t *testing.T) {
 	got := string(AppendSubscribed(nil, "", "c", 0, false))
 	if !strings.Contains(got, `"seq":0`) || !strings.Contains(got, `"recovered":false`) {
 		t.Errorf("AppendSubscribed = %s, want seq 0 and recovered false present", got)
+	}
+}
+
+func TestHistoryPageCarriesEmptyPositions(t *testing.T) {
+	// An empty channel's page still says where the log stands, and has
+	// a messages array a client can range over.
+	got := string(AppendHistoryPage(nil, &HistoryPage{ID: "h", Channel: "c", Head: 0, Oldest: 1}))
+	want := `{"type":"history_page","id":"h","channel":"c","seq":0,"oldestSeq":1,"messages":[]}`
+	if got != want {
+		t.Errorf("AppendHistoryPage = %s, want %s", got, want)
 	}
 }
 

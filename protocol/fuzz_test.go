@@ -16,6 +16,9 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"publish","id":"u","channel":"chat.1","event":"message.new","payload":{"a":[1,2]}}`,
 		`[{"type":"ping"},{"type":"unsubscribe","channel":"a"}]`,
 		`{"type":"publish","id":"u","channel":"c","payload":"\u2028"}`,
+		`{"type":"history","id":"h","channel":"chat.1","after":10,"limit":50}`,
+		`{"type":"history","id":"h","channel":"chat.1","before":1,"after":2}`,
+		`{"type":"history","id":"h","channel":"c","limit":-1,"before":0}`,
 		`[]`, `{`, `null`, `{"lastSeq":1e3}`,
 	}
 	for _, s := range seeds {
@@ -34,7 +37,14 @@ func FuzzDecode(f *testing.F) {
 		}
 		for i := range frames {
 			fr := &frames[i]
-			if fr.ValidateClient() != nil || fr.Type != TypePublish {
+			if fr.ValidateClient() != nil {
+				continue
+			}
+			if fr.Type == TypeHistory {
+				checkValidHistory(t, fr)
+				continue
+			}
+			if fr.Type != TypePublish {
 				continue
 			}
 			out := AppendMessage(nil, &Message{Channel: fr.Channel, Seq: 1, ID: fr.ID,
@@ -48,6 +58,25 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkValidHistory checks what ValidateClient promises the hub about a
+// history frame it accepted, and that the page answering it decodes.
+func checkValidHistory(t *testing.T, fr *Frame) {
+	t.Helper()
+	if fr.ID == "" || (fr.After != nil && fr.Before != nil) ||
+		(fr.Before != nil && *fr.Before == 0) || (fr.Limit != nil && *fr.Limit < 1) {
+		t.Fatalf("ValidateClient accepted %+v", fr)
+	}
+	out := AppendHistoryPage(nil, &HistoryPage{ID: fr.ID, Channel: fr.Channel, Head: 3, Oldest: 1,
+		Messages: []Message{{Seq: 3, ID: fr.ID, Payload: []byte(`{"a":1}`), Timestamp: 1, From: fr.Channel}}})
+	var back Frame
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatalf("history page %s does not decode: %v", out, err)
+	}
+	if back.ID != fr.ID || back.Channel != fr.Channel || len(back.Messages) != 1 || back.Messages[0].From != fr.Channel {
+		t.Fatalf("history page round trip changed fields: %s -> %+v", out, back)
+	}
 }
 
 // FuzzAppendString checks the JSON string encoder against encoding/json.

@@ -88,3 +88,57 @@ func TestSubscribe(t *testing.T) {
 		})
 	}
 }
+
+// TestHistoryAsksAsSubscribe: reading the history of a namespace whose
+// subscribes the backend decides is decided by it too, as a subscribe;
+// a connection subscribed to the channel is not asked about again.
+func TestHistoryAsksAsSubscribe(t *testing.T) {
+	cases := []struct {
+		name   string
+		script script
+		// code is the error alice gets; empty means a page.
+		code protocol.Code
+	}{
+		{"allowed although the token does not grant it", allowAll, ""},
+		{"denied with the backend's code", answer(200, `{"result":"deny","code":"not_found","message":"no such room"}`), protocol.CodeNotFound},
+		{"denied", answer(200, `{"result":"deny","message":"members only"}`), protocol.CodeForbidden},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBackend(t, byEvent(tc.script))
+			h := newHooks(t, webhook.Config{URL: b.srv.URL})
+			srv := node{namespaces: map[string]hub.Namespace{"room": {SubscribeHook: true}}}.start(t, h)
+			c := wstest.Auth(t, srv.URL, testserver.Token(t, "alice", "chat.>"))
+			c.Send(map[string]any{"type": "history", "id": "h1", "channel": "room.1"})
+			if tc.code == "" {
+				if f := c.Expect(protocol.TypeHistoryPage); f.ID != "h1" || f.Channel != "room.1" {
+					t.Errorf("history_page %+v", f)
+				}
+			} else if f := c.ExpectError(tc.code); f.Ref != "h1" || f.Channel != "room.1" {
+				t.Errorf("error %+v, want ref h1 channel room.1", f)
+			}
+			reqs := b.requests(webhook.EventSubscribe)
+			if len(reqs) != 1 || reqs[0].Req.Channel != "room.1" || reqs[0].Req.Client.UserID != "alice" {
+				t.Fatalf("backend saw subscribes %+v, want one of alice to room.1", reqs)
+			}
+		})
+	}
+
+	t.Run("subscribed: not asked again", func(t *testing.T) {
+		b := newBackend(t, byEvent(allowAll))
+		h := newHooks(t, webhook.Config{URL: b.srv.URL})
+		srv := node{namespaces: map[string]hub.Namespace{"room": {SubscribeHook: true}}}.start(t, h)
+		c := wstest.Auth(t, srv.URL, testserver.Token(t, "alice", "chat.>"))
+		c.Send(map[string]any{"type": "subscribe", "id": "s1", "channel": "room.1"})
+		c.Expect(protocol.TypeSubscribed)
+		for i := range 3 {
+			c.Send(map[string]any{"type": "history", "id": "h", "channel": "room.1"})
+			if f := c.Expect(protocol.TypeHistoryPage); f.ID != "h" {
+				t.Fatalf("page %d: %+v", i, f)
+			}
+		}
+		if n := len(b.requests(webhook.EventSubscribe)); n != 1 {
+			t.Fatalf("backend saw %d subscribes, want the subscribe's only", n)
+		}
+	})
+}

@@ -84,6 +84,7 @@ func Run(t *testing.T, h Harness) {
 		{"DedupeWindowExpires", testDedupeWindow},
 		{"DeliveryAfterSubscribe", testDelivery},
 		{"DeliveryOrderPerChannel", testDeliveryOrder},
+		{"OpEntriesRoundTrip", testOpEntries},
 		{"ReplaySeam", testReplaySeam},
 		{"RetentionByCount", testRetentionCount},
 		{"RetentionByAge", testRetentionAge},
@@ -659,6 +660,73 @@ func testHistoryBefore(t *testing.T, h Harness) {
 				checkRun(t, got.Publications, uint64(tt.first))
 			}
 		})
+	}
+}
+
+// testOpEntries checks that an op entry's Op and Ref come back as
+// published, through Publish and PublishBatch, from History and in
+// delivery, next to the publications without them (and after a restart,
+// where the broker has one).
+func testOpEntries(t *testing.T, h Harness) {
+	b, rec := newBroker(t, h, Options{})
+	ctx := context.Background()
+	const ch = "conf.ops"
+	if err := b.Subscribe(ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	want := []herald.Publication{
+		{ID: "m", Event: "message.new", From: "alice", Payload: []byte(`{"text":"hi"}`)},
+		{ID: "e", Event: "message.new", From: "alice", Op: "edit", Ref: 1, Payload: []byte(`{"text":"hi!"}`)},
+		{ID: "r", From: "bob", Op: "react", Ref: 1, Payload: []byte(`"👍"`)},
+		{ID: "d", From: "alice", Op: "delete", Ref: 1},
+		{ID: "big", From: "carol", Op: "unreact", Ref: 1<<53 - 1, Payload: []byte(`"x"`)},
+		{ID: "plain", Payload: []byte(`2`)},
+	}
+	for _, p := range want[:3] {
+		if _, err := b.Publish(ctx, ch, &p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var reqs []herald.PublishRequest
+	for _, p := range want[3:] {
+		reqs = append(reqs, herald.PublishRequest{Channel: ch, Publication: &p})
+	}
+	if batcher, ok := b.(herald.BatchPublisher); ok {
+		for _, r := range batcher.PublishBatch(ctx, reqs) {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+	} else {
+		for _, r := range reqs {
+			if _, err := b.Publish(ctx, ch, r.Publication); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check := func(t *testing.T, where string, got []*herald.Publication) {
+		t.Helper()
+		checkRun(t, got, 1)
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d publications, want %d", where, len(got), len(want))
+		}
+		for i, p := range got {
+			w := want[i]
+			if p.ID != w.ID || p.Event != w.Event || p.From != w.From || p.Op != w.Op || p.Ref != w.Ref ||
+				string(p.Payload) != string(w.Payload) {
+				t.Errorf("%s: seq %d is %+v (payload %q), want %+v (payload %q)", where, p.Seq, *p, p.Payload, w, w.Payload)
+			}
+		}
+	}
+	check(t, "delivered", rec.WaitSeq(ch, uint64(len(want)), waitFor))
+	check(t, "history", history(t, b, ch, 0, 10).Publications)
+	if h.Reopen != nil {
+		b = h.Reopen(t, b, Options{})
+		t.Cleanup(func() { _ = b.Close(context.Background()) })
+		if err := b.Start(ctx, NewRecorder()); err != nil {
+			t.Fatal(err)
+		}
+		check(t, "history after a restart", history(t, b, ch, 0, 10).Publications)
 	}
 }
 

@@ -83,18 +83,40 @@ func decodeMeta(b []byte) (head, oldest uint64, err error) {
 
 var errCorrupt = errors.New("membroker: corrupt record")
 
-const codecVersion = 1
+// Versions of the encoded publication, its first byte. A publication
+// without an op is written as version 1, as before op entries existed, so
+// that an older binary still reads the log it finds; only op entries take
+// version 2.
+const (
+	codecVersion1 = 1
+	codecVersion2 = 2
+)
 
 // encodePublication writes p (without its seq, which is in the key):
-// version, time, then id, event and from each length-prefixed, then the
-// payload to the end.
+// version, time, then id, event and from each length-prefixed, then, in
+// version 2, the op length-prefixed and the ref, then the payload to the
+// end.
 func encodePublication(p *herald.Publication) []byte {
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+3*binary.MaxVarintLen16+len(p.ID)+len(p.Event)+len(p.From)+len(p.Payload))
-	b = append(b, codecVersion)
+	op := p.Op != "" || p.Ref != 0
+	n := 1 + binary.MaxVarintLen64 + 3*binary.MaxVarintLen16 + len(p.ID) + len(p.Event) + len(p.From) + len(p.Payload)
+	if op {
+		n += binary.MaxVarintLen16 + len(p.Op) + binary.MaxVarintLen64
+	}
+	b := make([]byte, 0, n)
+	if op {
+		b = append(b, codecVersion2)
+	} else {
+		b = append(b, codecVersion1)
+	}
 	b = binary.AppendVarint(b, p.Time)
 	for _, s := range [...]string{p.ID, p.Event, p.From} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
+	}
+	if op {
+		b = binary.AppendUvarint(b, uint64(len(p.Op)))
+		b = append(b, p.Op...)
+		b = binary.AppendUvarint(b, p.Ref)
 	}
 	return append(b, p.Payload...)
 }
@@ -102,17 +124,22 @@ func encodePublication(p *herald.Publication) []byte {
 // decodePublication is the inverse of encodePublication. It copies what it
 // keeps, so b may be reused afterwards.
 func decodePublication(b []byte, seq uint64) (*herald.Publication, error) {
-	if len(b) < 1 || b[0] != codecVersion {
+	if len(b) < 1 || (b[0] != codecVersion1 && b[0] != codecVersion2) {
 		return nil, errCorrupt
 	}
+	version := b[0]
 	b = b[1:]
 	t, n := binary.Varint(b)
 	if n <= 0 {
 		return nil, errCorrupt
 	}
 	b = b[n:]
-	var fields [3]string
-	for i := range fields {
+	nfields := 3
+	if version == codecVersion2 {
+		nfields = 4
+	}
+	var fields [4]string
+	for i := range nfields {
 		l, n := binary.Uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n) {
 			return nil, errCorrupt
@@ -120,15 +147,22 @@ func decodePublication(b []byte, seq uint64) (*herald.Publication, error) {
 		fields[i] = string(b[n : n+int(l)])
 		b = b[n+int(l):]
 	}
+	var ref uint64
+	if version == codecVersion2 {
+		if ref, n = binary.Uvarint(b); n <= 0 {
+			return nil, errCorrupt
+		}
+		b = b[n:]
+	}
 	return &herald.Publication{
 		Seq: seq, Time: t, ID: fields[0], Event: fields[1], From: fields[2],
-		Payload: append([]byte(nil), b...),
+		Op: fields[3], Ref: ref, Payload: append([]byte(nil), b...),
 	}, nil
 }
 
 // decodeTime reads only the time of an encoded publication.
 func decodeTime(b []byte) (int64, error) {
-	if len(b) < 1 || b[0] != codecVersion {
+	if len(b) < 1 || (b[0] != codecVersion1 && b[0] != codecVersion2) {
 		return 0, errCorrupt
 	}
 	t, n := binary.Varint(b[1:])

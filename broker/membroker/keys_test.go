@@ -16,6 +16,9 @@ func TestPublicationCodec(t *testing.T) {
 		{"full", herald.Publication{Seq: 9, ID: "id-1", Event: "message.new", From: "alice", Payload: []byte(`{"a":1}`), Time: 1711234567890}},
 		{"empty strings", herald.Publication{Seq: 1, Payload: []byte(`null`), Time: 0}},
 		{"negative time", herald.Publication{Seq: 2, Payload: []byte(`1`), Time: -5}},
+		{"edit", herald.Publication{Seq: 3, ID: "e", From: "alice", Op: "edit", Ref: 1, Payload: []byte(`{"a":2}`), Time: 7}},
+		{"delete without payload", herald.Publication{Seq: 4, ID: "d", From: "alice", Op: "delete", Ref: 1, Time: 8}},
+		{"react", herald.Publication{Seq: 5, ID: "r", From: "bob", Op: "react", Ref: 1 << 40, Payload: []byte(`"👍"`), Time: 9}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -31,6 +34,24 @@ func TestPublicationCodec(t *testing.T) {
 				t.Errorf("decodeTime = %d, %v; want %d", ts, err, tt.pub.Time)
 			}
 		})
+	}
+}
+
+// TestDecodesVersion1 reads a record as the first version of the codec
+// wrote it, byte for byte: a log written before op entries existed stays
+// readable, and a publication without an op is still written that way.
+func TestDecodesVersion1(t *testing.T) {
+	b := []byte("\x01\x06\x01x\x01e\x01f{}")
+	p, err := decodePublication(b, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := herald.Publication{Seq: 2, Time: 3, ID: "x", Event: "e", From: "f", Payload: []byte("{}")}
+	if !reflect.DeepEqual(*p, want) {
+		t.Fatalf("decoded %+v, want %+v", *p, want)
+	}
+	if got := encodePublication(p); !bytes.Equal(got, b) {
+		t.Fatalf("encoded as %q, want version 1 as before: %q", got, b)
 	}
 }
 
@@ -50,7 +71,9 @@ func TestKeysOrderBySeqWithinChannel(t *testing.T) {
 
 func FuzzDecodePublication(f *testing.F) {
 	f.Add(encodePublication(&herald.Publication{ID: "x", Event: "e", From: "f", Payload: []byte("{}"), Time: 3}))
+	f.Add(encodePublication(&herald.Publication{ID: "x", From: "f", Op: "react", Ref: 9, Payload: []byte(`"k"`), Time: 3}))
 	f.Add([]byte{1})
+	f.Add([]byte{2, 2, 0, 0, 0, 0})
 	f.Add([]byte{1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := decodePublication(b, 1)

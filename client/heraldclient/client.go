@@ -74,7 +74,10 @@ type Client struct {
 	// reqs holds the requests (such as Presence) waiting for their
 	// answer, by frame id.
 	reqs map[string]chan reply
-	// nextReq numbers request ids (subscribe, unsubscribe, auth).
+	// hists holds the History calls waiting for their page, by frame id.
+	hists map[string]*historyCall
+	// nextReq numbers request ids (subscribe, unsubscribe, auth,
+	// history, presence).
 	nextReq uint64
 }
 
@@ -95,6 +98,7 @@ func New(cfg Config) (*Client, error) {
 		subs:      make(map[string]*Subscription),
 		unsubs:    make(map[string]chan error),
 		reqs:      make(map[string]chan reply),
+		hists:     make(map[string]*historyCall),
 	}
 	c.out.init()
 	c.endpoints = append([]string{cfg.URL}, cfg.FallbackURLs...)
@@ -251,6 +255,7 @@ func (c *Client) finish() {
 		c.endSub(sub, err)
 	}
 	c.out.failAll(err)
+	c.failHistory(err)
 	for id, w := range c.unsubs {
 		delete(c.unsubs, id)
 		w <- nil

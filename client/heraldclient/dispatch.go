@@ -45,6 +45,8 @@ func (c *Client) handle(cn *conn, f *protocol.Frame) {
 		c.handleReceipts(f)
 	case protocol.TypeUserStatus:
 		c.handleUserStatus(f)
+	case protocol.TypeHistoryPage:
+		c.handleHistoryPage(f)
 	case protocol.TypeUnsubscribed:
 		if w, ok := c.unsubs[f.ID]; ok {
 			delete(c.unsubs, f.ID)
@@ -106,6 +108,9 @@ func (c *Client) handleError(cn *conn, f *protocol.Frame) {
 	}
 	if p := c.out.get(f.Channel, f.Ref); p != nil {
 		c.publishFailed(p, e)
+		return
+	}
+	if c.historyFailed(f.Ref, e) {
 		return
 	}
 	if sub := c.subs[f.Channel]; sub != nil && sub.reqID == f.Ref {

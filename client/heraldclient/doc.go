@@ -20,6 +20,8 @@
 //		}
 //	}()
 //	ack, err := c.Publish(ctx, "chat.1", "message.new", map[string]any{"text": "hi"})
+//	page, err := c.History(ctx, "chat.1", heraldclient.HistoryOptions{Limit: 50}) // the newest 50
+//	if prev, ok := page.Prev(); ok { older, err := c.History(ctx, "chat.1", prev) … }
 //
 // # What the client guarantees
 //
@@ -39,6 +41,9 @@
 //   - No lost publishes. Publish keeps each publish in an outbox until it
 //     is acked and resends it with the same id after every reconnect; the
 //     server dedupes by id and answers a retry with the first ack.
+//   - Requests survive reconnects. History is sent once connected, and a
+//     History call whose page was lost with a connection is sent again on
+//     the next one (reading is idempotent); only its ctx ends it early.
 //   - Token refresh. On token_expiring the client calls Token and sends the
 //     new token as auth on the same connection; subscriptions go on.
 //   - Heartbeat. The client sends a ping frame every Config.PingInterval and
@@ -68,11 +73,12 @@
 // # Errors
 //
 // An error frame from the server is returned as an *Error by the call it
-// answers (matched by the frame's id): Subscribe, Publish, Unsubscribe, or
-// Connect for auth. Codes are protocol.Code values; a code the client does
+// answers (matched by the frame's id): Subscribe, Publish, Unsubscribe,
+// History, or Connect for auth. Codes are protocol.Code values; a code the client does
 // not know is reported as internal. Transient codes (internal,
 // rate_limited) are retried by the client for publishes and resubscribes;
-// the others end the call.
+// the others end the call. History returns every error to its caller, who
+// may retry a transient one after a pause.
 //
 // # Backpressure
 //

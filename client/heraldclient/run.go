@@ -203,6 +203,9 @@ func (c *Client) serve(cn *conn, first chan<- error) error {
 		}
 	}
 	c.out.sendAll(cn, c.connGen)
+	// History requests in flight on the last connection were lost with
+	// it; reading is idempotent, so they go again.
+	c.resendHistory()
 	c.mu.Unlock()
 	c.setState(StateConnected, nil)
 	c.log.Info("heraldclient: connected", "connectionId", cn.id, "userId", cn.userID)

@@ -78,6 +78,7 @@ type serveCmd struct {
 	ConnBurst             int      `default:"100" group:"limits" help:"Burst of upgrades per client IP."`
 	MaxConnectionsPerUser int      `default:"100" group:"limits" help:"A user's connections at once; more are closed with 1008. Negative: no limit."`
 	MaxSubscriptions      int      `default:"1000" group:"limits" help:"Subscriptions per connection (too_large past it)."`
+	MaxHistoryLimit       int      `default:"1000" group:"limits" help:"Largest limit of a history frame (too_large past it); without one a page holds up to 100 messages."`
 	MaxFrameRate          float64  `default:"1000" group:"limits" help:"Frames per second a connection may send (rate_limited past it; 4029 for a client that keeps on)."`
 	MaxFrameBurst         int      `default:"2000" group:"limits" help:"Burst of frames per connection."`
 	PublishRate           float64  `default:"1000" group:"limits" help:"Publishes per second per connection and namespace, unless the namespace sets its own."`

@@ -84,6 +84,7 @@ func (c *serveCmd) hubConfig(log *slog.Logger) hub.Config {
 		PublishRate:           c.PublishRate,
 		PublishBurst:          c.PublishBurst,
 		MaxSubscriptions:      c.MaxSubscriptions,
+		MaxHistoryLimit:       c.MaxHistoryLimit,
 		MaxConnectionsPerUser: c.MaxConnectionsPerUser,
 		ConnectHook:           c.ConnectHook,
 		DisconnectHook:        c.DisconnectHook,

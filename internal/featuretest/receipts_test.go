@@ -35,11 +35,14 @@ func TestReceipts(t *testing.T) {
 			for i := 1; i <= 5; i++ {
 				alice.Send(map[string]any{"type": "publish", "id": fmt.Sprint("m", i), "channel": "room.r", "payload": i})
 			}
+			// A client that acknowledges each message it got, and the four
+			// read, in one batch.
+			var receipts []map[string]any
 			for i := 1; i <= 5; i++ {
 				nextOf(t, bob, protocol.TypeMessage, 5*time.Second)
-				bob.Send(map[string]any{"type": "receipt", "channel": "room.r", "seq": i, "status": "delivered"})
+				receipts = append(receipts, map[string]any{"type": "receipt", "channel": "room.r", "seq": i, "status": "delivered"})
 			}
-			bob.Send(map[string]any{"type": "receipt", "channel": "room.r", "seq": 4, "status": "read"})
+			bob.Send(append(receipts, map[string]any{"type": "receipt", "channel": "room.r", "seq": 4, "status": "read"}))
 
 			// One update for the lot.
 			f := nextOf(t, alice, protocol.TypeReceipts, 5*time.Second)

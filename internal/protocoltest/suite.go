@@ -49,6 +49,7 @@ func Run(t *testing.T, tr Transport) {
 	t.Run("Permissions", func(t *testing.T) { runPermissions(t, tr) })
 	t.Run("Limits", func(t *testing.T) { runLimits(t, tr) })
 	t.Run("ReplaySeam", func(t *testing.T) { runSeam(t, tr) })
+	t.Run("History", func(t *testing.T) { runHistory(t, tr) })
 }
 
 // client wraps a Conn with the checks the suite needs.
