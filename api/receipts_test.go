@@ -99,3 +99,44 @@ func TestStatus(t *testing.T) {
 	}
 	c.do(t, call{method: http.MethodGet, path: "/api/status", doc: docRejects}).expectError(t, 400, protocol.CodeBadRequest)
 }
+
+// TestState: POST /api/state writes keys, GET /api/state reads them.
+func TestState(t *testing.T) {
+	_, c := startNode(t, testserver.Options{})
+	set := func(key string, value any) api.PublishResponse {
+		t.Helper()
+		var r api.PublishResponse
+		res := c.post(t, "/api/state", map[string]any{"channel": "doc.1", "key": key, "value": value})
+		res.expectOK(t)
+		res.decode(t, &r)
+		return r
+	}
+	set("title", "draft")
+	last := set("title", "final")
+	set("gone", 1)
+	set("gone", nil)
+	var st api.StateResponse
+	res := c.get(t, "/api/state?channel=doc.1")
+	res.expectOK(t)
+	res.decode(t, &st)
+	if len(st.Entries) != 1 || string(st.Entries["title"].Value) != `"final"` || st.Entries["title"].Seq != last.Seq {
+		t.Fatalf("state %s, want title=final at seq %d only", res.body, last.Seq)
+	}
+	tests := []struct {
+		name   string
+		body   any
+		doc    docCheck
+		status int
+		code   protocol.Code
+	}{
+		{"no key", map[string]any{"channel": "doc.1", "value": 1}, docRejects, 400, protocol.CodeBadRequest},
+		{"no value", map[string]any{"channel": "doc.1", "key": "k"}, docRejects, 400, protocol.CodeBadRequest},
+		{"key with a quote", map[string]any{"channel": "doc.1", "key": `a"b`, "value": 1}, docRejects, 400, protocol.CodeBadRequest},
+		{"status channel", map[string]any{"channel": "status.bob", "key": "k", "value": 1}, docSilent, 403, protocol.CodeForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c.do(t, call{method: http.MethodPost, path: "/api/state", body: tt.body, doc: tt.doc}).expectError(t, tt.status, tt.code)
+		})
+	}
+}

@@ -24,6 +24,8 @@ var routes = []route{
 	{method: http.MethodGet, path: "/api/receipts", serve: (*handler).receipts},
 	{method: http.MethodPost, path: "/api/unread", serve: (*handler).unread},
 	{method: http.MethodGet, path: "/api/status", serve: (*handler).status},
+	{method: http.MethodGet, path: "/api/state", serve: (*handler).state},
+	{method: http.MethodPost, path: "/api/state", serve: (*handler).setState},
 	{method: http.MethodPost, path: "/api/disconnect", serve: (*handler).disconnect},
 	{method: http.MethodGet, path: "/api/channels", serve: (*handler).channels},
 	{method: http.MethodGet, path: "/api/info", serve: (*handler).info},

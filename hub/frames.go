@@ -50,6 +50,8 @@ func (s *Session) handle(f *protocol.Frame) {
 		s.typing(id, f)
 	case protocol.TypeReceipt:
 		s.receipt(id, f)
+	case protocol.TypeStateSet:
+		s.stateSet(id, f)
 	case protocol.TypeHistory:
 		s.history(id, f)
 	}

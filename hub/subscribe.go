@@ -50,6 +50,9 @@ type subscription struct {
 	// status holds the user status a subscription to a status channel
 	// starts from, until subscribed is sent.
 	status *protocol.UserStatus
+	// state holds the channel state a subscription with state starts
+	// from, until subscribed is sent.
+	state map[string]protocol.StateEntry
 }
 
 // recovery is the state of a subscription that is catching up.
@@ -151,7 +154,7 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 		s.sendError(errNoPresence, f.ID, f.Channel)
 		return
 	}
-	if f.Receipts && s.hub.maps() == nil {
+	if (f.Receipts || f.State) && s.hub.maps() == nil {
 		s.sendError(errNoMaps, f.ID, f.Channel)
 		return
 	}
@@ -183,7 +186,7 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 	gen := sub.gen
 	sub.unwatch()
 	sub.answered, sub.wantPresence, sub.view = false, f.Presence, nil
-	sub.wantReceipts, sub.rcpt, sub.status = f.Receipts, nil, nil
+	sub.wantReceipts, sub.rcpt, sub.status, sub.state = f.Receipts, nil, nil, nil
 	sub.rec = &recovery{}
 	sub.last = 0
 	if f.LastSeq != nil {
@@ -224,6 +227,9 @@ func (s *Session) subscribe(id *herald.Identity, f *protocol.Frame) {
 	}
 	if user, ok := statusUser(f.Channel); ok {
 		s.gatherStatus(sub, gen, user)
+	}
+	if f.State {
+		s.gatherState(sub, gen)
 	}
 	if f.Presence {
 		ctx, cancel := context.WithTimeout(s.hub.life, presenceTimeout)
@@ -400,13 +406,21 @@ func (s *Session) answerSubscribe(sub *subscription, reply *subscribeReply, hist
 		// log altogether: it must reload its state.
 		s.hub.Stats.SnapshotRequired.Add(1)
 		sub.last = hist.Head
-		s.queueJSON(protocol.AppendSnapshotRequired(nil, reply.id, sub.channel, hist.Head, hist.Oldest))
+		if sub.state != nil {
+			s.queueJSON(protocol.AppendSnapshotRequiredState(nil, reply.id, sub.channel, hist.Head, hist.Oldest, sub.state))
+		} else {
+			s.queueJSON(protocol.AppendSnapshotRequired(nil, reply.id, sub.channel, hist.Head, hist.Oldest))
+		}
 		s.queueJSON(protocol.AppendSubscribedUnread(nil, reply.id, sub.channel, hist.Head, false, unread))
 	default:
 		s.queueJSON(protocol.AppendSubscribedUnread(nil, reply.id, sub.channel, hist.Head, true, unread))
 	}
 	if receipts != nil {
 		s.queueJSON(receipts)
+	}
+	if sub.state != nil {
+		s.queueJSON(protocol.AppendState(nil, sub.channel, hist.Head, sub.state))
+		sub.state = nil
 	}
 	if st := sub.status; st != nil {
 		s.queueJSON(protocol.AppendUserStatus(nil, sub.channel, st))

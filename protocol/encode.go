@@ -172,13 +172,8 @@ func AppendReceipts(dst []byte, channel string, delivered, read map[string]uint6
 // appendPositions writes a JSON object of user ids to seqs, in key order
 // so that the output is stable.
 func appendPositions(dst []byte, m map[string]uint64) []byte {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	dst = append(dst, '{')
-	for i, k := range keys {
+	for i, k := range sortedKeys(m) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -334,6 +329,16 @@ func AppendTypingNotice(dst []byte, channel, userID string, ttl int64) []byte {
 	dst = append(dst, `,"ttl":`...)
 	dst = strconv.AppendInt(dst, ttl, 10)
 	return append(dst, '}')
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func appendID(dst []byte, id string) []byte {

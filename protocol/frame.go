@@ -21,6 +21,8 @@ const (
 	// TypeReceipt reports how far the user has received or read a
 	// channel.
 	TypeReceipt = "receipt"
+	// TypeStateSet sets a key of the channel's state.
+	TypeStateSet = "state_set"
 )
 
 // Frame types sent by the server.
@@ -40,17 +42,18 @@ const (
 	TypeTypingNotice     = "typing_notice"
 	TypeReceipts         = "receipts"
 	TypeUserStatus       = "user_status"
+	TypeState            = "state"
 )
 
 // ClientTypes and ServerTypes list the frame types of each direction, for
 // documentation checks.
 var (
-	ClientTypes = []string{TypeAuth, TypeSubscribe, TypeUnsubscribe, TypePublish, TypePing, TypeHistory, TypePresence, TypeTyping, TypeReceipt}
+	ClientTypes = []string{TypeAuth, TypeSubscribe, TypeUnsubscribe, TypePublish, TypePing, TypeHistory, TypePresence, TypeTyping, TypeReceipt, TypeStateSet}
 	ServerTypes = []string{
 		TypeAuthOK, TypeSubscribed, TypeUnsubscribed, TypeAck, TypeMessage,
 		TypePong, TypeSnapshotRequired, TypeTokenExpiring, TypeError, TypeHistoryPage,
 		TypePresenceState, TypePresenceDiff, TypeTypingNotice, TypeReceipts,
-		TypeUserStatus,
+		TypeUserStatus, TypeState,
 	}
 )
 
@@ -134,6 +137,14 @@ type Frame struct {
 	// Delivered and Read, in receipts, map user ids to positions.
 	Delivered map[string]uint64 `json:"delivered,omitempty"`
 	Read      map[string]uint64 `json:"read,omitempty"`
+
+	// Key and Value are state_set's; State, in subscribe, asks for the
+	// channel's state; Entries are the state in state and
+	// snapshot_required.
+	Key     string                `json:"key,omitempty"`
+	Value   json.RawMessage       `json:"value,omitempty"`
+	State   bool                  `json:"state,omitempty"`
+	Entries map[string]StateEntry `json:"entries,omitempty"`
 
 	// Online, Devices and LastSeen are user_status's (with UserID).
 	Online   bool  `json:"online,omitempty"`
@@ -229,6 +240,8 @@ func (f *Frame) ValidateClient() *Error {
 		}
 	case TypeSubscribe, TypeUnsubscribe, TypeTyping:
 		return validateChannel(f.Channel)
+	case TypeStateSet:
+		return validateStateSet(f)
 	case TypeReceipt:
 		if f.Seq == 0 {
 			return &Error{Code: CodeBadRequest, Message: "receipt needs a seq of 1 or more"}
