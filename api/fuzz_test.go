@@ -18,6 +18,8 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"channel":"chat.1","payload":null}`,
 		`{"Channel":"chat.1","payload":1}`,
 		`{"channel":1}`, `[]`, `null`, `{`, ``, `{"payload":"\ud800"}`,
+		`{"channel":"chat.1","op":"edit","ref":3,"payload":1}`, `{"channel":"chat.1","op":"delete","ref":18446744073709551615}`,
+		`{"op":"react","ref":-1}`, `{"ref":"3"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -36,6 +38,13 @@ func FuzzDecodeJSON(f *testing.F) {
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(bytes.TrimSpace(body), &obj) != nil || obj == nil {
 			t.Fatalf("decodeJSON accepted %q, which is not a JSON object", body)
+		}
+		// What checkMessage lets through is a publish the protocol
+		// accepts: op and ref together, a payload but for a delete.
+		if checkMessage(req.IdempotencyKey, req.Event, req.Payload, req.Op, req.Ref) == nil {
+			if (req.Op == "") != (req.Ref == 0) || (len(req.Payload) == 0 && req.Op != protocol.OpDelete) {
+				t.Fatalf("checkMessage accepted %+v", req)
+			}
 		}
 	})
 }

@@ -36,6 +36,22 @@ type HistoryPublication struct {
 	Timestamp int64           `json:"timestamp"`
 	// From is the publisher's user id, empty for the server API.
 	From string `json:"from,omitempty"`
+	// Op and Ref make the publication an op entry: an edit, delete,
+	// react or unreact of the message at seq Ref.
+	Op  string `json:"op,omitempty"`
+	Ref uint64 `json:"ref,omitempty"`
+	// EditedAt, Deleted and Reactions say what op entries did to the
+	// message: Payload is then its latest edit's (null once deleted).
+	EditedAt  int64               `json:"editedAt,omitempty"`
+	Deleted   bool                `json:"deleted,omitempty"`
+	Reactions map[string]Reaction `json:"reactions,omitempty"`
+}
+
+// Reaction summarizes one reaction key of a message: how many users
+// reacted with it, and the first 20 of them in the order they reacted.
+type Reaction struct {
+	Count int      `json:"count"`
+	Users []string `json:"users"`
 }
 
 // SeqAfter is a history cursor going forward: ?after=After.
@@ -82,15 +98,24 @@ func (a *handler) history(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := HistoryResponse{
 		Channel: channel, Head: hist.Head, Oldest: hist.Oldest,
-		Publications: make([]HistoryPublication, len(hist.Publications)),
+		Publications: make([]HistoryPublication, len(hist.Messages)),
 	}
-	for i, p := range hist.Publications {
+	for i, m := range hist.Messages {
+		p := m.Protocol(channel)
 		payload := json.RawMessage(p.Payload)
-		if len(payload) == 0 {
+		if len(payload) == 0 || p.Deleted {
 			payload = json.RawMessage("null")
 		}
 		out.Publications[i] = HistoryPublication{
-			Seq: p.Seq, ID: p.ID, Event: p.Event, Payload: payload, Timestamp: p.Time, From: p.From,
+			Seq: p.Seq, ID: p.ID, Event: p.Event, Payload: payload, Timestamp: p.Timestamp, From: p.From,
+			Op: p.Op, Ref: p.Ref, EditedAt: p.EditedAt, Deleted: p.Deleted,
+		}
+		if len(p.Reactions) > 0 {
+			rs := make(map[string]Reaction, len(p.Reactions))
+			for _, r := range p.Reactions {
+				rs[r.Key] = Reaction{Count: r.Count, Users: r.Users}
+			}
+			out.Publications[i].Reactions = rs
 		}
 	}
 	// lo and hi are the first and last seq this page covers: those of its
@@ -99,8 +124,8 @@ func (a *handler) history(w http.ResponseWriter, r *http.Request) error {
 	if before > 0 {
 		lo, hi = hist.Oldest, before-1
 	}
-	if n := len(hist.Publications); n > 0 {
-		lo, hi = hist.Publications[0].Seq, hist.Publications[n-1].Seq
+	if n := len(hist.Messages); n > 0 {
+		lo, hi = hist.Messages[0].Seq, hist.Messages[n-1].Seq
 	}
 	retained := hist.Oldest <= hist.Head
 	if retained && hi < hist.Head {

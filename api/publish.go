@@ -14,13 +14,20 @@ type PublishRequest struct {
 	Channel string `json:"channel"`
 	// Event is the app's event name, as in a publish frame.
 	Event string `json:"event,omitempty"`
-	// Payload is any JSON value, null included; it is required.
+	// Payload is any JSON value, null included; it is required but with
+	// op delete.
 	Payload json.RawMessage `json:"payload"`
 	// IdempotencyKey makes retries safe: a publish with a key already
 	// used on the channel within the dedupe window is not stored again
 	// and gets the first answer, with Duplicate set. Empty means a fresh
 	// one.
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+	// Op, "edit" or "delete", makes the publish an op entry that changes
+	// the message at seq Ref, whoever wrote it: an edit's payload
+	// replaces the message's. The message must still be retained
+	// (not_found) and not be an op entry itself (bad_request).
+	Op  string `json:"op,omitempty"`
+	Ref uint64 `json:"ref,omitempty"`
 }
 
 // PublishResponse answers a publish with what the WebSocket ack carries,
@@ -97,11 +104,12 @@ func (a *handler) publish(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	if err := checkMessage(req.IdempotencyKey, req.Event, req.Payload); err != nil {
+	if err := checkMessage(req.IdempotencyKey, req.Event, req.Payload, req.Op, req.Ref); err != nil {
 		return err
 	}
 	res, id, err := a.hub.Publish(r.Context(), hub.BackendPublish{
 		Channel: req.Channel, Event: req.Event, ID: req.IdempotencyKey, Payload: req.Payload,
+		Op: req.Op, Ref: req.Ref,
 	})
 	if err != nil {
 		return err
@@ -136,7 +144,7 @@ func (a *handler) broadcast(w http.ResponseWriter, r *http.Request) error {
 		}
 		seen[ch] = struct{}{}
 	}
-	if err := checkMessage(req.IdempotencyKey, req.Event, req.Payload); err != nil {
+	if err := checkMessage(req.IdempotencyKey, req.Event, req.Payload, "", 0); err != nil {
 		return err
 	}
 	resps, id := a.hub.Broadcast(r.Context(), req.Channels, hub.BackendPublish{
@@ -163,8 +171,8 @@ func (a *handler) broadcast(w http.ResponseWriter, r *http.Request) error {
 // checkMessage checks what a publish and a broadcast share, by the
 // protocol's rules for a publish frame, so that both transports refuse
 // the same input with the same code.
-func checkMessage(idempotencyKey, event string, payload json.RawMessage) error {
-	if len(payload) == 0 {
+func checkMessage(idempotencyKey, event string, payload json.RawMessage, op string, ref uint64) error {
+	if len(payload) == 0 && op != protocol.OpDelete {
 		return errorf(protocol.CodeBadRequest, "payload is required (any JSON value; null is one)")
 	}
 	if len(idempotencyKey) > protocol.MaxIDLen {
@@ -175,7 +183,7 @@ func checkMessage(idempotencyKey, event string, payload json.RawMessage) error {
 	}
 	// The frame's id and channel are stand-ins: the key is checked above
 	// (and may be absent here), the channels by the hub, one by one.
-	f := protocol.Frame{Type: protocol.TypePublish, ID: "x", Channel: "x", Event: event, Payload: payload}
+	f := protocol.Frame{Type: protocol.TypePublish, ID: "x", Channel: "x", Event: event, Payload: payload, Op: op, RefSeq: ref}
 	if perr := f.ValidateClient(); perr != nil {
 		return perr
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heraldrt/herald"
 	"github.com/heraldrt/herald/api"
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/internal/testserver"
@@ -212,5 +213,78 @@ func TestBroadcast(t *testing.T) {
 		if len(r.ID) != 32 || len(r.Results) != 2 || r.Results[0].Seq != 1 || r.Results[1].Seq != 1 {
 			t.Fatalf("got %+v, want a generated id and seq 1 on both", r)
 		}
+	})
+}
+
+// TestPublishOps: POST /api/publish with op and ref edits and deletes any
+// message, and refuses what PROTOCOL.md §18 refuses; history returns the
+// messages as they stand, in the documented shape.
+func TestPublishOps(t *testing.T) {
+	srv, c := startNode(t, testserver.Options{})
+	// A user's message, which the backend may change too.
+	if _, err := srv.Broker.Publish(t.Context(), "ops.1", &herald.Publication{ID: "u1", From: "alice", Payload: []byte(`{"text":"rude"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	c.post(t, "/api/publish", map[string]any{"channel": "ops.1", "payload": "second"}).expectOK(t)
+	c.post(t, "/api/publish", map[string]any{"channel": "ops.1", "payload": "third"}).expectOK(t)
+	tests := []struct {
+		name   string
+		body   map[string]any
+		doc    docCheck
+		status int
+		code   protocol.Code
+		seq    uint64
+	}{
+		{name: "edit a user's message", body: map[string]any{"channel": "ops.1", "op": "edit", "ref": 1, "payload": map[string]any{"text": "[moderated]"}}, seq: 4},
+		{name: "delete without payload", body: map[string]any{"channel": "ops.1", "op": "delete", "ref": 2}, seq: 5},
+		{name: "delete with a payload", body: map[string]any{"channel": "ops.1", "op": "delete", "ref": 3, "payload": map[string]any{"reason": "spam"}}, seq: 6},
+		{name: "a ref never published", body: map[string]any{"channel": "ops.1", "op": "edit", "ref": 99, "payload": 1}, status: 404, code: protocol.CodeNotFound},
+		{name: "a ref to an op entry", body: map[string]any{"channel": "ops.1", "op": "edit", "ref": 4, "payload": 1}, status: 400, code: protocol.CodeBadRequest},
+		{name: "a reaction", body: map[string]any{"channel": "ops.1", "op": "react", "ref": 1, "payload": "👍"}, doc: docRejects, status: 400, code: protocol.CodeBadRequest},
+		{name: "an unknown op", body: map[string]any{"channel": "ops.1", "op": "pin", "ref": 1, "payload": 1}, doc: docRejects, status: 400, code: protocol.CodeBadRequest},
+		{name: "ref 0", body: map[string]any{"channel": "ops.1", "op": "delete", "ref": 0}, doc: docRejects, status: 400, code: protocol.CodeBadRequest},
+		{name: "edit without payload", body: map[string]any{"channel": "ops.1", "op": "edit", "ref": 1}, doc: docRejects, status: 400, code: protocol.CodeBadRequest},
+		{name: "op without ref", body: map[string]any{"channel": "ops.1", "op": "edit", "payload": 1}, doc: docSilent, status: 400, code: protocol.CodeBadRequest},
+		{name: "ref without op", body: map[string]any{"channel": "ops.1", "ref": 1, "payload": 1}, doc: docSilent, status: 400, code: protocol.CodeBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := c.do(t, call{method: http.MethodPost, path: "/api/publish", body: tt.body, doc: tt.doc})
+			if tt.status != 0 {
+				res.expectError(t, tt.status, tt.code)
+				return
+			}
+			res.expectOK(t)
+			var r api.PublishResponse
+			res.decode(t, &r)
+			if r.Seq != tt.seq {
+				t.Fatalf("acked as seq %d, want %d", r.Seq, tt.seq)
+			}
+		})
+	}
+
+	t.Run("history as it stands", func(t *testing.T) {
+		var h api.HistoryResponse
+		c.get(t, "/api/history?channel=ops.1").decode(t, &h)
+		if len(h.Publications) != 6 {
+			t.Fatalf("%d publications, want 6", len(h.Publications))
+		}
+		p := h.Publications
+		if string(p[0].Payload) != `{"text":"[moderated]"}` || p[0].EditedAt != p[3].Timestamp || p[0].From != "alice" || p[0].Deleted {
+			t.Errorf("seq 1 is %+v (payload %s), want edited by the API", p[0], p[0].Payload)
+		}
+		for _, i := range []int{1, 2} {
+			if !p[i].Deleted || string(p[i].Payload) != "null" || p[i].EditedAt != 0 {
+				t.Errorf("seq %d is %+v (payload %s), want a tombstone", p[i].Seq, p[i], p[i].Payload)
+			}
+		}
+		if p[3].Op != "edit" || p[3].Ref != 1 || p[4].Op != "delete" || p[4].Ref != 2 || string(p[4].Payload) != "null" {
+			t.Errorf("op entries %+v, %+v", p[3], p[4])
+		}
+	})
+
+	t.Run("a broadcast carries no op", func(t *testing.T) {
+		c.do(t, call{method: http.MethodPost, path: "/api/broadcast", doc: docRejects,
+			body: map[string]any{"channels": []string{"ops.1"}, "op": "edit", "ref": 1, "payload": 1}}).expectError(t, 400, protocol.CodeBadRequest)
 	})
 }

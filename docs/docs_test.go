@@ -427,6 +427,8 @@ func TestLimits(t *testing.T) {
 		{"event", "maxEventBytes", protocol.MaxEventLen, []string{"publish.event"}},
 		{"channel", "maxChannelBytes", protocol.MaxChannelLen, []string{"subscribe.channel", "unsubscribe.channel", "publish.channel", "history.channel"}},
 		{"history page", "defaultHistoryLimit", protocol.DefaultHistoryLimit, nil},
+		{"reaction key", "maxReactionBytes", protocol.MaxReactionLen, nil},
+		{"reaction users", "reactionUsers", protocol.ReactionUsers, nil},
 		{"token", "maxTokenBytes", protocol.MaxTokenLen, []string{"auth.token"}},
 	}
 	for _, tt := range tests {
@@ -442,6 +444,32 @@ func TestLimits(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOps checks the documented ops of publish and message frames against
+// protocol.Ops.
+func TestOps(t *testing.T) {
+	s, md := load(t)
+	for _, typ := range []string{protocol.TypePublish, protocol.TypeMessage} {
+		var enum []string
+		for _, v := range lookup(s.messages[typ], "payload", "properties", "op", "enum").([]any) {
+			enum = append(enum, v.(string))
+		}
+		want := protocol.Ops
+		if typ == protocol.TypeMessage {
+			want = append(slices.Clone(want), protocol.OpState)
+		}
+		if !slices.Equal(enum, want) {
+			t.Errorf("asyncapi.yaml: %s.op enum %v, want %v", typ, enum, want)
+		}
+	}
+	var table []string
+	for _, op := range firstColumn(md.h2["Edits, deletes and reactions"], "`op`") {
+		table = append(table, strings.Trim(op, "`"))
+	}
+	if !slices.Equal(table, protocol.Ops) {
+		t.Errorf("PROTOCOL.md: the op table of §18 lists %v, want protocol.Ops %v", table, protocol.Ops)
 	}
 }
 
@@ -554,8 +582,22 @@ func serverSamples() []serverSample {
 		{"error empty message", "AppendError", protocol.TypeError, protocol.AppendError(nil, &protocol.Error{Code: protocol.CodeInternal}, "", "")},
 		{"error odd text", "AppendError", protocol.TypeError, protocol.AppendError(nil, protocol.Errorf(protocol.CodeBadRequest, "unknown frame type %q\n\t\x00\xff", "x"), "r\"1", "bad channel")},
 	}
+	edit := &protocol.Message{Channel: "chat.123", Seq: 4532, ID: "e-1", Op: protocol.OpEdit, Ref: 4531,
+		Payload: []byte(`{"text":"hi!"}`), Timestamp: 1711234567891, From: "alice"}
+	changed := *full
+	changed.Payload, changed.EditedAt = []byte(`{"text":"hi!"}`), 1711234567891
+	changed.Reactions = []protocol.Reaction{{Key: "👍", Count: 25, Users: []string{"bob", "carol"}}, {Key: "\"odd\u2028key", Count: 1, Users: []string{"dave"}}}
+	deleted := *full
+	deleted.Deleted = true
+	samples = append(samples,
+		serverSample{"message op entry", "AppendMessage", protocol.TypeMessage, protocol.AppendMessage(nil, edit)},
+		serverSample{"message delete without payload", "AppendMessage", protocol.TypeMessage,
+			protocol.AppendMessage(nil, &protocol.Message{Channel: "c", Seq: 3, ID: "d", Op: protocol.OpDelete, Ref: 1, Timestamp: 3, From: "a"})},
+		serverSample{"message edited with reactions", "AppendMessage", protocol.TypeMessage, protocol.AppendMessage(nil, &changed)},
+		serverSample{"message deleted", "AppendMessage", protocol.TypeMessage, protocol.AppendMessage(nil, &deleted)},
+	)
 	page := &protocol.HistoryPage{ID: "h1", Channel: "chat.123", Head: 4531, Oldest: 3000,
-		Messages: []protocol.Message{*full, {Channel: "ignored", Seq: 4532, Timestamp: 1711234567891}}}
+		Messages: []protocol.Message{*full, {Channel: "ignored", Seq: 4532, Timestamp: 1711234567891}, *edit, changed, deleted}}
 	samples = append(samples,
 		serverSample{"history_page", "AppendHistoryPage", protocol.TypeHistoryPage, protocol.AppendHistoryPage(nil, page)},
 		serverSample{"history_page empty", "AppendHistoryPage", protocol.TypeHistoryPage,
@@ -816,6 +858,40 @@ func TestSchemasAgreeWithValidateClient(t *testing.T) {
 	add("publish no channel", frame{"type": "publish", "id": "1", "payload": 1})
 	add("publish empty event", frame{"type": "publish", "id": "1", "channel": "c", "event": "", "payload": 1})
 	add("ping unknown field", frame{"type": "ping", "future": []any{1}})
+	pubOp := func(op any, ref any, payload ...any) frame {
+		f := frame{"type": "publish", "id": "1", "channel": "c"}
+		if op != nil {
+			f["op"] = op
+		}
+		if ref != nil {
+			f["ref"] = ref
+		}
+		if len(payload) > 0 {
+			f["payload"] = payload[0]
+		}
+		return f
+	}
+	// An empty op, like an empty id or event, counts as absent on the
+	// server; the schema, like the id's, asks for a real one.
+	for _, op := range []string{"edit", "delete", "react", "unreact", "pin"} {
+		add("op "+op+" with ref and a key", pubOp(op, 3, "k"))
+		add("op "+op+" with ref and an object", pubOp(op, 3, map[string]any{"t": 1}))
+		add("op "+op+" with ref and no payload", pubOp(op, 3))
+		add("op "+op+" without ref", pubOp(op, nil, "k"))
+		add("op "+op+" with ref 0", pubOp(op, 0, "k"))
+		add("op "+op+" with ref -1", pubOp(op, -1, "k"))
+		add("op "+op+" with a string ref", pubOp(op, "3", "k"))
+	}
+	add("ref without op", pubOp(nil, 3, 1))
+	add("string ref without op", pubOp(nil, "3", 1))
+	add("react with an empty key", pubOp("react", 3, ""))
+	add("react with null", pubOp("react", 3, nil))
+	add("react with a number", pubOp("react", 3, 5))
+	add("react with a key of 64 bytes", pubOp("react", 3, strings.Repeat("k", 64)))
+	add("react with a key of 65 bytes", pubOp("react", 3, strings.Repeat("k", 65)))
+	add("unreact with a key of 65 bytes", pubOp("unreact", 3, strings.Repeat("k", 65)))
+	add("op of another type", pubOp(1, 3, "k"))
+	add("ref max", pubOp("delete", uint64(1<<64-1)))
 	add("history newest", frame{"type": "history", "id": "h", "channel": "c"})
 	add("history no id", frame{"type": "history", "channel": "c"})
 	add("history empty id", frame{"type": "history", "id": "", "channel": "c"})

@@ -26,6 +26,12 @@ type BackendPublish struct {
 	// Empty means a fresh one.
 	ID      string
 	Payload json.RawMessage
+	// Op and Ref, when set, make the publish an op entry that changes the
+	// message at seq Ref: protocol.OpEdit or protocol.OpDelete (reactions
+	// are users', not the backend's). The backend may change any message,
+	// whoever its author. Payload may be empty for a delete.
+	Op  string
+	Ref uint64
 }
 
 // Publish publishes one message for the app backend and returns what a
@@ -50,6 +56,13 @@ func (h *Hub) Broadcast(ctx context.Context, channels []string, p BackendPublish
 		p.ID = newPublishID()
 	}
 	out := make([]herald.PublishResponse, len(channels))
+	if p.Op != "" || p.Ref != 0 {
+		// An op changes one message, of one channel.
+		for i := range out {
+			out[i].Err = &protocol.Error{Code: protocol.CodeBadRequest, Message: "a broadcast carries no op"}
+		}
+		return out, p.ID
+	}
 	var reqs []herald.PublishRequest
 	var at []int
 	for i, ch := range channels {
@@ -99,17 +112,26 @@ func (h *Hub) backendPublication(channel string, p *BackendPublish) (*herald.Pub
 	if p.ID == "" {
 		p.ID = newPublishID()
 	}
-	f := protocol.Frame{Type: protocol.TypePublish, ID: p.ID, Channel: channel, Event: p.Event, Payload: p.Payload}
+	f := protocol.Frame{Type: protocol.TypePublish, ID: p.ID, Channel: channel, Event: p.Event, Payload: p.Payload, Op: p.Op, RefSeq: p.Ref}
 	if perr := f.ValidateClient(); perr != nil {
 		return nil, perr
 	}
-	if !json.Valid(p.Payload) {
+	if p.Op == protocol.OpReact || p.Op == protocol.OpUnreact {
+		return nil, &protocol.Error{Code: protocol.CodeBadRequest, Message: "reactions are users' own: the server API edits and deletes"}
+	}
+	if len(p.Payload) > 0 && !json.Valid(p.Payload) {
 		return nil, &protocol.Error{Code: protocol.CodeBadRequest, Message: "payload is not valid JSON"}
 	}
 	if max := h.cfg.Namespaces.Lookup(channel).MaxMessageSize; max > 0 && len(p.Payload) > max {
 		return nil, protocol.Errorf(protocol.CodeTooLarge, "payload of %d bytes; this namespace takes at most %d", len(p.Payload), max)
 	}
-	return &herald.Publication{ID: p.ID, Event: p.Event, Payload: p.Payload}, nil
+	pub := &herald.Publication{ID: p.ID, Event: p.Event, Payload: p.Payload, Op: p.Op, Ref: p.Ref}
+	if pub.Op != "" {
+		if perr := h.admitOp(channel, pub, false); perr != nil {
+			return nil, perr
+		}
+	}
+	return pub, nil
 }
 
 func newPublishID() string {
@@ -119,26 +141,37 @@ func newPublishID() string {
 }
 
 // History reads a range of a channel's history, for the app backend and
-// for the history frame, which checked the client's permission. A
-// namespace without history keeps nothing: its history is the stream
-// position alone, with nothing retained (Oldest is Head+1), whatever the
-// broker still holds from before the namespace lost its history.
-func (h *Hub) History(ctx context.Context, channel string, req herald.HistoryRequest) (herald.History, error) {
+// for the history frame, which checked the client's permission, with each
+// message as it stands now: op entries are applied to the messages they
+// change (see fold.go), and returned too, at their own seqs. A namespace
+// without history keeps nothing: its history is the stream position
+// alone, with nothing retained (Oldest is Head+1), whatever the broker
+// still holds from before the namespace lost its history.
+func (h *Hub) History(ctx context.Context, channel string, req herald.HistoryRequest) (Page, error) {
 	if !protocol.ValidChannel(channel) {
-		return herald.History{}, &protocol.Error{Code: protocol.CodeBadRequest, Message: "invalid channel name"}
+		return Page{}, &protocol.Error{Code: protocol.CodeBadRequest, Message: "invalid channel name"}
 	}
 	if Reserved(channel) {
-		return herald.History{}, errReserved
+		return Page{}, errReserved
 	}
 	noHistory := h.cfg.Namespaces.Lookup(channel).NoHistory
 	if noHistory {
 		req.Limit = 0
 	}
-	hist, err := h.broker.History(ctx, channel, req)
-	if err == nil && noHistory {
+	rctx, cancel := context.WithTimeout(ctx, historyTimeout)
+	hist, err := h.broker.History(rctx, channel, req)
+	cancel()
+	if err != nil {
+		return Page{}, err
+	}
+	if noHistory {
 		hist.Oldest = hist.Head + 1
 	}
-	return hist, err
+	msgs, err := h.newFolder(channel).fold(ctx, hist.Publications, hist.Head)
+	if err != nil {
+		return Page{}, err
+	}
+	return Page{Messages: msgs, Head: hist.Head, Oldest: hist.Oldest}, nil
 }
 
 // Disconnect closes the connections of userID, or the one connection with

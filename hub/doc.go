@@ -18,6 +18,12 @@
 // lastSeq, or fills a gap), live publications are buffered and merged in
 // seq order when the replay catches up.
 //
+// Op entries (edits, deletes, reactions: publications with an Op that
+// change the message at their Ref) are delivered live as they are. A
+// replay, a history frame and [Hub.History] send each message as it
+// stands instead, folding the op entries up to the head into it (fold.go)
+// and sending the op entries at their own seqs too.
+//
 // Queued frames are written by one Conn.Write per flush: the fan-out of a
 // batch of publications flushes each session it touched once, so frames
 // that pile up under load leave in one write.

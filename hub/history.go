@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"context"
 	"math"
 
 	"github.com/heraldrt/herald"
@@ -21,9 +20,9 @@ func (s *Session) history(id *herald.Identity, f *protocol.Frame) {
 		s.sendError(perr, f.ID, f.Channel)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
-	hist, err := h.History(ctx, f.Channel, req)
-	cancel()
+	// Each broker read has its deadline; a page far behind the head folds
+	// the log up to the head, in many reads.
+	hist, err := h.History(h.life, f.Channel, req)
 	if err != nil {
 		if perr, ok := err.(*protocol.Error); ok {
 			s.sendError(perr, f.ID, f.Channel)
@@ -33,15 +32,15 @@ func (s *Session) history(id *herald.Identity, f *protocol.Frame) {
 		s.sendError(&protocol.Error{Code: protocol.CodeInternal, Message: "history unavailable; retry"}, f.ID, f.Channel)
 		return
 	}
-	pubs := fitPage(hist.Publications, h.cfg.MaxQueueBytes/2, req.Before != 0)
+	msgs := fitPage(hist.Messages, h.cfg.MaxQueueBytes/2, req.Before != 0)
 	page := protocol.HistoryPage{
 		ID: f.ID, Channel: f.Channel, Head: hist.Head, Oldest: hist.Oldest,
-		Messages: make([]protocol.Message, len(pubs)),
+		Messages: make([]protocol.Message, len(msgs)),
 	}
 	size := 128 + len(f.ID) + len(f.Channel)
-	for i, p := range pubs {
-		page.Messages[i] = wireMessage(f.Channel, p)
-		size += messageSize(p)
+	for i, m := range msgs {
+		page.Messages[i] = m.Protocol(f.Channel)
+		size += messageSize(m)
 	}
 	// A page is one frame: it waits, as a replay does, until the client
 	// has taken what is queued, so that it cannot overflow the queue.
@@ -102,27 +101,20 @@ func (s *Session) admitHistory(id *herald.Identity, channel string) *protocol.Er
 // slow consumer). Reading forward it keeps the start, reading backward
 // the end: the page stays next to the position the client asked from, and
 // the client pages on from its edge as after any page.
-func fitPage(pubs []*herald.Publication, budget int, backward bool) []*herald.Publication {
+func fitPage(msgs []Message, budget int, backward bool) []Message {
 	size := 0
 	if backward {
-		for i := len(pubs) - 1; i >= 0; i-- {
-			if size += messageSize(pubs[i]); size > budget && i < len(pubs)-1 {
-				return pubs[i+1:]
+		for i := len(msgs) - 1; i >= 0; i-- {
+			if size += messageSize(msgs[i]); size > budget && i < len(msgs)-1 {
+				return msgs[i+1:]
 			}
 		}
-		return pubs
+		return msgs
 	}
-	for i, p := range pubs {
-		if size += messageSize(p); size > budget && i > 0 {
-			return pubs[:i]
+	for i, m := range msgs {
+		if size += messageSize(m); size > budget && i > 0 {
+			return msgs[:i]
 		}
 	}
-	return pubs
-}
-
-// messageSize estimates a publication's encoded size in a frame: its
-// strings and payload as they are (ids and events need no escaping), and
-// the field names and numbers around them.
-func messageSize(p *herald.Publication) int {
-	return 96 + len(p.ID) + len(p.Event) + len(p.From) + len(p.Payload)
+	return msgs
 }

@@ -216,18 +216,17 @@ func (h *Hub) HandlePublications(name string, pubs []*herald.Publication) {
 
 var dirtyPool = sync.Pool{New: func() any { s := make([]*Session, 0, 64); return &s }}
 
+// encodePublication encodes a live publication: an op entry is sent as
+// it is, for the client to apply.
 func encodePublication(channel string, p *herald.Publication) *Frame {
-	m := wireMessage(channel, p)
-	n := len(channel) + messageSize(p)
-	return &Frame{JSON: protocol.AppendMessage(make([]byte, 0, n), &m), seq: p.Seq}
+	return encodeMessage(channel, Message{Publication: p})
 }
 
-// wireMessage is a publication as the protocol encodes it.
-func wireMessage(channel string, p *herald.Publication) protocol.Message {
-	return protocol.Message{
-		Channel: channel, Seq: p.Seq, ID: p.ID, Event: p.Event,
-		Payload: p.Payload, Timestamp: p.Time, From: p.From,
-	}
+// encodeMessage encodes a message frame.
+func encodeMessage(channel string, m Message) *Frame {
+	w := m.Protocol(channel)
+	n := len(channel) + messageSize(m)
+	return &Frame{JSON: protocol.AppendMessage(make([]byte, 0, n), &w), seq: m.Seq}
 }
 
 // join adds sub to its channel, subscribing the broker when the channel is

@@ -77,9 +77,9 @@ func (s *Session) publishBatch(batcher herald.BatchPublisher, frames []protocol.
 
 // admitPublish applies the rules a client publish passes before it
 // reaches the broker, in order: authenticated, the namespace takes client
-// publishes, the payload's size, the publish rate, then the permission
-// (the backend's hook, or the token's patterns). It returns the
-// publication to store.
+// publishes, the payload's size, the publish rate, the permission (the
+// backend's hook, or the token's patterns), then for an op entry the
+// message it changes (see admitOp). It returns the publication to store.
 func (s *Session) admitPublish(id *herald.Identity, f *protocol.Frame) (*herald.Publication, *protocol.Error) {
 	if id == nil {
 		return nil, errAuthFirst
@@ -101,7 +101,7 @@ func (s *Session) admitPublish(id *herald.Identity, f *protocol.Frame) (*herald.
 	if !s.allowPublish(protocol.Namespace(f.Channel), &ns) {
 		return nil, &protocol.Error{Code: protocol.CodeRateLimited, Message: "publishing too fast to this namespace; slow down"}
 	}
-	pub := &herald.Publication{ID: f.ID, Event: f.Event, Payload: f.Payload, From: id.UserID}
+	pub := &herald.Publication{ID: f.ID, Event: f.Event, Payload: f.Payload, From: id.UserID, Op: f.Op, Ref: f.RefSeq}
 	if ns.PublishHook && h.cfg.Hooks != nil {
 		ctx, cancel := context.WithTimeout(h.life, h.cfg.HookTimeout)
 		payload, err := h.cfg.Hooks.Publish(ctx, s.clientInfo(id), f.Channel, f.Event, f.Payload)
@@ -115,14 +115,53 @@ func (s *Session) admitPublish(id *herald.Identity, f *protocol.Frame) (*herald.
 				h.log.Warn("the app backend rewrote a payload past the namespace's limit", "channel", f.Channel, "bytes", len(payload))
 				return nil, &protocol.Error{Code: protocol.CodeInternal, Message: "the app backend's rewrite is too large"}
 			}
+			if pub.Op == protocol.OpReact || pub.Op == protocol.OpUnreact {
+				if _, perr := protocol.ReactionKey(payload); perr != nil {
+					h.log.Warn("the app backend rewrote a reaction key into an invalid one", "channel", f.Channel)
+					return nil, &protocol.Error{Code: protocol.CodeInternal, Message: "the app backend's rewrite is not a reaction key"}
+				}
+			}
 			pub.Payload = payload
 		}
-		return pub, nil
-	}
-	if !isInbox(f.Channel, id.UserID) && !protocol.MatchAny(id.Channels, f.Channel) {
+	} else if !isInbox(f.Channel, id.UserID) && !protocol.MatchAny(id.Channels, f.Channel) {
 		return nil, &protocol.Error{Code: protocol.CodeForbidden, Message: "the token does not grant publishing to this channel"}
 	}
+	if pub.Op != "" {
+		if perr := h.admitOp(f.Channel, pub, true); perr != nil {
+			return nil, perr
+		}
+	}
 	return pub, nil
+}
+
+// admitOp checks the message an op entry changes: it is retained (not
+// not_found), it is a message and not an op entry (not bad_request), and,
+// from a client, an edit or a delete is its author's (not forbidden); the
+// app backend may edit and delete any message. Whether the message was
+// deleted already is not checked: ops after a delete change nothing (see
+// fold.go).
+func (h *Hub) admitOp(channel string, p *herald.Publication, client bool) *protocol.Error {
+	if h.cfg.Namespaces.Lookup(channel).NoHistory {
+		return &protocol.Error{Code: protocol.CodeNotFound, Message: "this namespace keeps no messages to change"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
+	hist, err := h.broker.History(ctx, channel, herald.HistoryRequest{After: p.Ref - 1, Limit: 1})
+	cancel()
+	if err != nil {
+		h.log.Error("reading the message an op changes failed", "channel", channel, "ref", p.Ref, "err", err)
+		return &protocol.Error{Code: protocol.CodeInternal, Message: "the message to change could not be read; retry with the same id"}
+	}
+	if len(hist.Publications) == 0 || hist.Publications[0].Seq != p.Ref {
+		return protocol.Errorf(protocol.CodeNotFound, "no message at seq %d: never published, or no longer retained", p.Ref)
+	}
+	target := hist.Publications[0]
+	if target.Op != "" {
+		return protocol.Errorf(protocol.CodeBadRequest, "seq %d is an op entry (%s); ops change messages", p.Ref, target.Op)
+	}
+	if client && (p.Op == protocol.OpEdit || p.Op == protocol.OpDelete) && target.From != p.From {
+		return protocol.Errorf(protocol.CodeForbidden, "only its author may %s a message", p.Op)
+	}
+	return nil
 }
 
 // allowPublish takes a token from the connection's bucket for the

@@ -300,10 +300,13 @@ func (s *Session) stale(sub *subscription, gen uint32) bool {
 // recover replays history into a recovering subscription until it has
 // caught up with the live frames buffered meanwhile. With reply set it
 // answers a subscribe first (subscribed, or snapshot_required then
-// subscribed); without, it fills a gap.
+// subscribed); without, it fills a gap. Replayed messages are sent as
+// they stand now (see fold.go); live frames, op entries included, as they
+// came.
 func (s *Session) recover(sub *subscription, gen uint32, reply *subscribeReply) {
 	h := s.hub
 	idle := 0
+	fl := h.newFolder(sub.channel)
 	for {
 		s.mu.Lock()
 		if s.stale(sub, gen) {
@@ -321,6 +324,10 @@ func (s *Session) recover(sub *subscription, gen uint32, reply *subscribeReply) 
 		ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
 		hist, err := h.broker.History(ctx, sub.channel, herald.HistoryRequest{After: after, Limit: limit})
 		cancel()
+		var msgs []Message
+		if err == nil {
+			msgs, err = fl.fold(context.Background(), hist.Publications, hist.Head)
+		}
 		if err != nil {
 			h.log.Error("history read failed", "channel", sub.channel, "err", err)
 			s.recoveryFailed(sub, gen, reply)
@@ -344,10 +351,10 @@ func (s *Session) recover(sub *subscription, gen uint32, reply *subscribeReply) 
 			sub.last = hist.Head
 			progressed = true
 		}
-		for _, p := range hist.Publications {
-			if p.Seq == sub.last+1 {
-				s.queue(encodePublication(sub.channel, p))
-				sub.last = p.Seq
+		for _, m := range msgs {
+			if m.Seq == sub.last+1 {
+				s.queue(encodeMessage(sub.channel, m))
+				sub.last = m.Seq
 				h.Stats.Replayed.Add(1)
 				progressed = true
 			}

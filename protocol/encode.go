@@ -19,6 +19,16 @@ type Message struct {
 	Payload   []byte // one JSON value
 	Timestamp int64
 	From      string
+	// Op and Ref make the message an op entry that changes the message at
+	// seq Ref.
+	Op  string
+	Ref uint64
+	// EditedAt, Deleted and Reactions describe what op entries did to the
+	// message, in history pages and replays. A deleted message is sent
+	// with a null payload, whatever Payload holds.
+	EditedAt  int64
+	Deleted   bool
+	Reactions []Reaction
 }
 
 // AppendMessage encodes a message frame.
@@ -43,8 +53,16 @@ func appendMessageFields(dst []byte, m *Message) []byte {
 		dst = append(dst, `,"event":`...)
 		dst = AppendString(dst, m.Event)
 	}
+	if m.Op != "" {
+		dst = append(dst, `,"op":`...)
+		dst = AppendString(dst, m.Op)
+	}
+	if m.Ref != 0 {
+		dst = append(dst, `,"ref":`...)
+		dst = strconv.AppendUint(dst, m.Ref, 10)
+	}
 	dst = append(dst, `,"payload":`...)
-	if len(m.Payload) == 0 {
+	if len(m.Payload) == 0 || m.Deleted {
 		dst = append(dst, "null"...)
 	} else {
 		dst = append(dst, m.Payload...)
@@ -54,6 +72,34 @@ func appendMessageFields(dst []byte, m *Message) []byte {
 	if m.From != "" {
 		dst = append(dst, `,"from":`...)
 		dst = AppendString(dst, m.From)
+	}
+	if m.EditedAt != 0 {
+		dst = append(dst, `,"editedAt":`...)
+		dst = strconv.AppendInt(dst, m.EditedAt, 10)
+	}
+	if m.Deleted {
+		dst = append(dst, `,"deleted":true`...)
+	}
+	if len(m.Reactions) > 0 {
+		dst = append(dst, `,"reactions":{`...)
+		for i := range m.Reactions {
+			r := &m.Reactions[i]
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, r.Key)
+			dst = append(dst, `:{"count":`...)
+			dst = strconv.AppendInt(dst, int64(r.Count), 10)
+			dst = append(dst, `,"users":[`...)
+			for j, u := range r.Users {
+				if j > 0 {
+					dst = append(dst, ',')
+				}
+				dst = AppendString(dst, u)
+			}
+			dst = append(dst, "]}"...)
+		}
+		dst = append(dst, '}')
 	}
 	return dst
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 )
 
 // Frame types sent by clients.
@@ -79,7 +80,8 @@ type Frame struct {
 	// the publisher's id.
 	ID string `json:"id,omitempty"`
 	// Ref, in an error frame, is the id of the client frame it answers.
-	Ref   string `json:"ref,omitempty"`
+	// (In publish and message frames "ref" is an integer: RefSeq.)
+	Ref   string `json:"-"`
 	Token string `json:"token,omitempty"`
 
 	Channel string `json:"channel,omitempty"`
@@ -93,6 +95,19 @@ type Frame struct {
 	Payload   json.RawMessage `json:"payload,omitempty"`
 	Timestamp int64           `json:"timestamp,omitempty"`
 	From      string          `json:"from,omitempty"`
+
+	// Op, in publish and message, makes the publication an op entry that
+	// changes the message at seq RefSeq (OpEdit, OpDelete, OpReact,
+	// OpUnreact). On the wire RefSeq is "ref", an integer.
+	Op     string `json:"op,omitempty"`
+	RefSeq uint64 `json:"-"`
+	// EditedAt, Deleted and Reactions, in history pages and replayed
+	// messages, describe what op entries did to a message: the time of
+	// its latest edit, whether it was deleted (then its payload is null),
+	// and its reactions by key.
+	EditedAt  int64               `json:"editedAt,omitempty"`
+	Deleted   bool                `json:"deleted,omitempty"`
+	Reactions map[string]Reaction `json:"reactions,omitempty"`
 
 	// After and Before, in history, bound the page: the messages after
 	// After, oldest first, or the newest ones before Before. Neither asks
@@ -175,6 +190,47 @@ type PresenceMember struct {
 	Connections int `json:"connections"`
 	// Info is the token's info claim, or absent.
 	Info json.RawMessage `json:"info,omitempty"`
+}
+
+// frameJSON is Frame without its methods, for encoding/json.
+type frameJSON Frame
+
+// UnmarshalJSON decodes a frame. The field "ref" has two types: a string
+// in error frames (Ref), an integer in publish and message frames
+// (RefSeq).
+func (f *Frame) UnmarshalJSON(data []byte) error {
+	aux := struct {
+		*frameJSON
+		Ref json.RawMessage `json:"ref"`
+	}{frameJSON: (*frameJSON)(f)}
+	if err := json.Unmarshal(data, &aux); err != nil {
+		return err
+	}
+	ref := bytes.TrimSpace(aux.Ref)
+	switch {
+	case len(ref) == 0 || string(ref) == "null":
+	case ref[0] == '"':
+		return json.Unmarshal(ref, &f.Ref)
+	case json.Unmarshal(ref, &f.RefSeq) != nil:
+		return &json.UnmarshalTypeError{Value: "ref " + truncate(string(ref), 16), Type: reflect.TypeFor[uint64](), Field: "ref"}
+	}
+	return nil
+}
+
+// MarshalJSON encodes a frame as UnmarshalJSON reads it: "ref" is Ref
+// when set, else RefSeq when not zero.
+func (f Frame) MarshalJSON() ([]byte, error) {
+	aux := struct {
+		frameJSON
+		Ref any `json:"ref,omitempty"`
+	}{frameJSON: frameJSON(f)}
+	switch {
+	case f.Ref != "":
+		aux.Ref = f.Ref
+	case f.RefSeq != 0:
+		aux.Ref = f.RefSeq
+	}
+	return json.Marshal(aux)
 }
 
 // ErrMalformed is returned by Decode for input that is not a JSON object
@@ -268,7 +324,10 @@ func (f *Frame) ValidateClient() *Error {
 		if f.Event != "" && !validToken(f.Event) {
 			return &Error{Code: CodeBadRequest, Message: "event must be printable ASCII without quotes or backslashes"}
 		}
-		if len(f.Payload) == 0 {
+		if perr := validateOp(f); perr != nil {
+			return perr
+		}
+		if len(f.Payload) == 0 && f.Op != OpDelete {
 			return &Error{Code: CodeBadRequest, Message: "publish needs a payload"}
 		}
 	case TypeHistory:

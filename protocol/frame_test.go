@@ -29,6 +29,18 @@ func TestDecode(t *testing.T) {
 		{"history before", `{"type":"history","id":"h","channel":"c","before":100}`, []Frame{{Type: "history", ID: "h", Channel: "c", Before: u64(100)}}, ""},
 		{"history limit not an integer", `{"type":"history","id":"h","channel":"c","limit":1.5}`, nil, CodeBadRequest},
 		{"history negative after", `{"type":"history","id":"h","channel":"c","after":-1}`, nil, CodeBadRequest},
+		{"edit", `{"type":"publish","id":"e","channel":"c","op":"edit","ref":7,"payload":2}`,
+			[]Frame{{Type: "publish", ID: "e", Channel: "c", Op: "edit", RefSeq: 7, Payload: json.RawMessage(`2`)}}, ""},
+		{"ref of an error", `{"type":"error","code":"forbidden","message":"m","ref":"p1"}`,
+			[]Frame{{Type: "error", Code: CodeForbidden, Message: "m", Ref: "p1"}}, ""},
+		{"null ref", `{"type":"ping","ref":null}`, []Frame{{Type: "ping"}}, ""},
+		{"negative ref", `{"type":"publish","id":"e","channel":"c","op":"edit","ref":-1,"payload":2}`, nil, CodeBadRequest},
+		{"fractional ref", `{"type":"publish","id":"e","channel":"c","op":"edit","ref":1.5,"payload":2}`, nil, CodeBadRequest},
+		{"ref of another type", `{"type":"publish","id":"e","channel":"c","op":"edit","ref":true,"payload":2}`, nil, CodeBadRequest},
+		{"wrong ref in a batch", `[{"type":"ping"},{"type":"publish","ref":{}}]`, nil, CodeBadRequest},
+		{"reactions", `{"type":"message","channel":"c","seq":1,"payload":null,"timestamp":1,"deleted":true,"editedAt":5,"reactions":{"👍":{"count":2,"users":["a","b"]}}}`,
+			[]Frame{{Type: "message", Channel: "c", Seq: 1, Payload: json.RawMessage(`null`), Timestamp: 1, Deleted: true, EditedAt: 5,
+				Reactions: map[string]Reaction{"👍": {Count: 2, Users: []string{"a", "b"}}}}}, ""},
 		{"unknown fields ignored", `{"type":"ping","future":true}`, []Frame{{Type: "ping"}}, ""},
 		{"leading space", " \n{\"type\":\"ping\"}", []Frame{{Type: "ping"}}, ""},
 		{"batch", `[{"type":"ping","id":"1"},{"type":"ping","id":"2"}]`, []Frame{{Type: "ping", ID: "1"}, {Type: "ping", ID: "2"}}, ""},
@@ -95,6 +107,22 @@ func TestValidateClient(t *testing.T) {
 		{"history before 0", Frame{Type: TypeHistory, ID: "h", Channel: "c", Before: u64(0)}, CodeBadRequest},
 		{"history limit 0", Frame{Type: TypeHistory, ID: "h", Channel: "c", Limit: intp(0)}, CodeBadRequest},
 		{"history negative limit", Frame{Type: TypeHistory, ID: "h", Channel: "c", Limit: intp(-5)}, CodeBadRequest},
+		{"edit", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpEdit, RefSeq: 3, Payload: json.RawMessage(`{}`)}, ""},
+		{"edit without payload", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpEdit, RefSeq: 3}, CodeBadRequest},
+		{"delete without payload", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpDelete, RefSeq: 3}, ""},
+		{"delete with payload", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpDelete, RefSeq: 3, Payload: json.RawMessage(`{"why":"spam"}`)}, ""},
+		{"op without ref", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpDelete}, CodeBadRequest},
+		{"ref without op", Frame{Type: TypePublish, ID: "1", Channel: "c", RefSeq: 3, Payload: json.RawMessage(`1`)}, CodeBadRequest},
+		{"string ref", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpEdit, Ref: "3", Payload: json.RawMessage(`1`)}, CodeBadRequest},
+		{"unknown op", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: "pin", RefSeq: 3, Payload: json.RawMessage(`1`)}, CodeBadRequest},
+		{"react", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3, Payload: json.RawMessage(`"👍"`)}, ""},
+		{"unreact", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpUnreact, RefSeq: 3, Payload: json.RawMessage(`"+1"`)}, ""},
+		{"react without a key", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3}, CodeBadRequest},
+		{"react with an empty key", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3, Payload: json.RawMessage(`""`)}, CodeBadRequest},
+		{"react with a number", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3, Payload: json.RawMessage(`1`)}, CodeBadRequest},
+		{"react with an object", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3, Payload: json.RawMessage(`{"k":"x"}`)}, CodeBadRequest},
+		{"react with a key of 64 bytes", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3, Payload: json.RawMessage(`"` + strings.Repeat("👍", 16) + `"`)}, ""},
+		{"react with a key of 65 bytes", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3, Payload: json.RawMessage(`"` + strings.Repeat("👍", 16) + `x"`)}, CodeTooLarge},
 		{"id too long", Frame{Type: TypePing, ID: long}, CodeTooLarge},
 		{"id with control char", Frame{Type: TypePing, ID: "a\nb"}, CodeBadRequest},
 		{"ping", Frame{Type: TypePing}, ""},
@@ -149,6 +177,14 @@ func TestAppendRoundTrip(t *testing.T) {
 		{"user_status offline", AppendUserStatus(nil, "status.bob", &UserStatus{UserID: "bob", LastSeen: 1711234567890}), Frame{Type: TypeUserStatus, Channel: "status.bob", UserID: "bob", LastSeen: 1711234567890}},
 		{"typing_notice", AppendTypingNotice(nil, "c", "bob", 5000), Frame{Type: TypeTypingNotice, Channel: "c", UserID: "bob", TTL: 5000}},
 		{"error", AppendError(nil, &Error{Code: CodeForbidden, Message: "no\n"}, "r1", "c"), Frame{Type: TypeError, Code: CodeForbidden, Message: "no\n", Ref: "r1", Channel: "c"}},
+		{"op entry", AppendMessage(nil, &Message{Channel: "c", Seq: 9, ID: "e", Op: OpEdit, Ref: 7, Payload: []byte(`{"text":"hi!"}`), Timestamp: 6, From: "alice"}),
+			Frame{Type: TypeMessage, Channel: "c", Seq: 9, ID: "e", Op: OpEdit, RefSeq: 7, Payload: json.RawMessage(`{"text":"hi!"}`), Timestamp: 6, From: "alice"}},
+		{"edited with reactions", AppendMessage(nil, &Message{Channel: "c", Seq: 7, Payload: []byte(`1`), Timestamp: 5, EditedAt: 6,
+			Reactions: []Reaction{{Key: "👍", Count: 3, Users: []string{"a", "b"}}, {Key: "\"q\"", Count: 1, Users: []string{"c"}}}}),
+			Frame{Type: TypeMessage, Channel: "c", Seq: 7, Payload: json.RawMessage(`1`), Timestamp: 5, EditedAt: 6,
+				Reactions: map[string]Reaction{"👍": {Count: 3, Users: []string{"a", "b"}}, "\"q\"": {Count: 1, Users: []string{"c"}}}}},
+		{"deleted", AppendMessage(nil, &Message{Channel: "c", Seq: 7, Payload: []byte(`"gone"`), Timestamp: 5, Deleted: true}),
+			Frame{Type: TypeMessage, Channel: "c", Seq: 7, Payload: json.RawMessage(`null`), Timestamp: 5, Deleted: true}},
 		{"history_page", AppendHistoryPage(nil, &HistoryPage{ID: "h1", Channel: "chat.1", Head: 9, Oldest: 2, Messages: []Message{*msg, {Channel: "ignored", Seq: 8, Timestamp: 6}}}),
 			Frame{Type: TypeHistoryPage, ID: "h1", Channel: "chat.1", Seq: 9, OldestSeq: 2, Messages: []Frame{
 				{Seq: 7, ID: "m1", Event: "message.new", Payload: json.RawMessage(`{"text":"hi \"there\""}`), Timestamp: 1711234567890, From: "alice\u2028"},
@@ -186,6 +222,68 @@ func TestHistoryPageCarriesEmptyPositions(t *testing.T) {
 	want := `{"type":"history_page","id":"h","channel":"c","seq":0,"oldestSeq":1,"messages":[]}`
 	if got != want {
 		t.Errorf("AppendHistoryPage = %s, want %s", got, want)
+	}
+}
+
+// TestFrameMarshal checks that the frames a client encodes with
+// encoding/json come back as they were: "ref" as the string of an error
+// or the seq of an op.
+func TestFrameMarshal(t *testing.T) {
+	tests := []struct {
+		name string
+		f    Frame
+		json string
+	}{
+		{"edit", Frame{Type: TypePublish, ID: "e", Channel: "c", Op: OpEdit, RefSeq: 7, Payload: json.RawMessage(`1`)},
+			`{"type":"publish","id":"e","channel":"c","payload":1,"op":"edit","ref":7}`},
+		{"error", Frame{Type: TypeError, Ref: "p1", Code: CodeForbidden, Message: "no"}, `{"type":"error","code":"forbidden","message":"no","ref":"p1"}`},
+		{"no ref", Frame{Type: TypePing, ID: "p"}, `{"type":"ping","id":"p"}`},
+		{"page", Frame{Type: TypeHistoryPage, Messages: []Frame{{Seq: 2, Op: OpDelete, RefSeq: 1}}},
+			`{"type":"history_page","messages":[{"type":"","seq":2,"op":"delete","ref":1}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := json.Marshal(tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != tt.json {
+				t.Errorf("json.Marshal = %s, want %s", b, tt.json)
+			}
+			var back Frame
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(back, tt.f) {
+				t.Errorf("round trip %+v, want %+v", back, tt.f)
+			}
+		})
+	}
+}
+
+func TestReactionKey(t *testing.T) {
+	tests := []struct {
+		payload, key string
+		code         Code
+	}{
+		{`"👍"`, "👍", ""},
+		{` "+1" `, "+1", ""},
+		{`"\u00e9"`, "é", ""},
+		{`"` + strings.Repeat("k", MaxReactionLen) + `"`, strings.Repeat("k", MaxReactionLen), ""},
+		{`"` + strings.Repeat("k", MaxReactionLen+1) + `"`, "", CodeTooLarge},
+		{`""`, "", CodeBadRequest},
+		{``, "", CodeBadRequest},
+		{`null`, "", CodeBadRequest},
+		{`["👍"]`, "", CodeBadRequest},
+	}
+	for _, tt := range tests {
+		key, perr := ReactionKey([]byte(tt.payload))
+		switch {
+		case tt.code == "" && (perr != nil || key != tt.key):
+			t.Errorf("ReactionKey(%s) = %q, %v; want %q", tt.payload, key, perr, tt.key)
+		case tt.code != "" && (perr == nil || perr.Code != tt.code):
+			t.Errorf("ReactionKey(%s) = %q, %v; want code %s", tt.payload, key, perr, tt.code)
+		}
 	}
 }
 

@@ -45,6 +45,8 @@ func (c *Client) handle(cn *conn, f *protocol.Frame) {
 		c.handleReceipts(f)
 	case protocol.TypeUserStatus:
 		c.handleUserStatus(f)
+	case protocol.TypeState:
+		c.handleState(f)
 	case protocol.TypeHistoryPage:
 		c.handleHistoryPage(f)
 	case protocol.TypeUnsubscribed:

@@ -80,6 +80,20 @@
 // the others end the call. History returns every error to its caller, who
 // may retry a transient one after a pause.
 //
+// # Edits, deletes and reactions
+//
+// Edit, Delete, React and Unreact publish op entries (PROTOCOL.md §18):
+// messages of their own, with their own seq, acked and retried like
+// Publish, that change the earlier message at a seq. Only a message's
+// author may edit or delete it. A Subscription delivers op entries in
+// the stream like any message, with Op and Ref set; the app applies them
+// to the message at Ref: an edit replaces its Payload, a delete drops it,
+// react and unreact add or remove the entry's From under the key in
+// Payload. A replay (a resubscribe from LastSeq) and History deliver each
+// message as it stands instead, with EditedAt, Deleted and Reactions set,
+// and the op entries after it too: applying those again, in seq order,
+// leaves the message as it stands, so the app needs no special case.
+//
 // # Backpressure
 //
 // Each Subscription hands messages to the app through a buffered channel

@@ -26,12 +26,15 @@ import (
 // TestMain fails the package if any test leaves a goroutine behind: a
 // closed Client must leave none. Two known exceptions belong to the test
 // tools, not to the SDK: nbio's process-wide worker pool, started at init by
-// the in-process server, and toxiproxy's latency toxic, whose goroutine
+// the in-process server, and toxiproxy's goroutines: its latency toxic
 // blocks forever sending to a link whose writer exited when the proxy cut
-// the connection (toxiproxy v2.12.0 toxics/latency.go:44).
+// the connection (toxiproxy v2.12.0 toxics/latency.go:44), and the links
+// of a cut connection may still be winding down when the tests end.
 func TestMain(m *testing.M) {
 	opts := append(testserver.LeakOptions(),
-		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*LatencyToxic).Pipe"))
+		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*LatencyToxic).Pipe"),
+		goleak.IgnoreAnyFunction("github.com/Shopify/toxiproxy/v2/toxics.(*ToxicStub).Run"),
+		goleak.IgnoreAnyFunction("github.com/Shopify/toxiproxy/v2.(*ToxicLink).write"))
 	goleak.VerifyTestMain(m, opts...)
 }
 

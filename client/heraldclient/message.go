@@ -30,6 +30,22 @@ type Message struct {
 	// From is the publisher's user id.
 	From string
 
+	// Op, when set, makes the message an op entry: a change to the
+	// earlier message at seq Ref (OpEdit, OpDelete, OpReact, OpUnreact).
+	// An op entry arrives at its own seq like any message; the app
+	// applies it to the message it changes (see "Edits, deletes and
+	// reactions" in the package documentation).
+	Op  string
+	Ref uint64
+	// EditedAt, Deleted and Reactions say what op entries did to the
+	// message, in replays and history pages, which send each message as
+	// it stands: Payload is then its latest edit's. EditedAt is the time
+	// of that edit (zero if none); a deleted message has a nil Payload;
+	// Reactions are by key. Live messages come as they were published.
+	EditedAt  time.Time
+	Deleted   bool
+	Reactions map[string]Reaction
+
 	// SnapshotRequired is set when the server could not replay what this
 	// subscription missed (it came back after the retention window, or its
 	// LastSeq was ahead of the server's log). The other fields but Channel
@@ -38,6 +54,23 @@ type Message struct {
 	// stream, in order, so that messages from before the gap and after it
 	// are never mixed up.
 	SnapshotRequired *SnapshotRequired
+}
+
+// The ops of an op entry (Message.Op).
+const (
+	OpEdit    = protocol.OpEdit
+	OpDelete  = protocol.OpDelete
+	OpReact   = protocol.OpReact
+	OpUnreact = protocol.OpUnreact
+)
+
+// Reaction summarizes one reaction key of a message.
+type Reaction struct {
+	// Count is how many users reacted with the key.
+	Count int
+	// Users are the first 20 of them (protocol.ReactionUsers), in the
+	// order they reacted.
+	Users []string
 }
 
 // SnapshotRequired describes a gap the server cannot replay (the
@@ -64,7 +97,7 @@ type Ack struct {
 }
 
 func messageFromFrame(f *protocol.Frame) Message {
-	return Message{
+	m := Message{
 		Channel:   f.Channel,
 		Seq:       f.Seq,
 		ID:        f.ID,
@@ -72,5 +105,21 @@ func messageFromFrame(f *protocol.Frame) Message {
 		Payload:   f.Payload,
 		Timestamp: time.UnixMilli(f.Timestamp),
 		From:      f.From,
+		Op:        f.Op,
+		Ref:       f.RefSeq,
+		Deleted:   f.Deleted,
 	}
+	if f.EditedAt != 0 {
+		m.EditedAt = time.UnixMilli(f.EditedAt)
+	}
+	if f.Deleted {
+		m.Payload = nil
+	}
+	if len(f.Reactions) > 0 {
+		m.Reactions = make(map[string]Reaction, len(f.Reactions))
+		for key, r := range f.Reactions {
+			m.Reactions[key] = Reaction{Count: r.Count, Users: r.Users}
+		}
+	}
+	return m
 }

@@ -191,3 +191,47 @@ func TestWatchUser(t *testing.T) {
 		t.Fatalf("watching an ungranted user: %v, want forbidden", err)
 	}
 }
+
+// TestChannelState sets keys from one client and follows them on
+// another, across a reconnect.
+func TestChannelState(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	p := newProxy(t, srv)
+	alice, _ := connected(t, srv.URL, staticToken("alice", "doc.>"), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	for _, kv := range []struct {
+		k string
+		v any
+	}{{"title", "draft"}, {"title", "final"}, {"gone", 1}, {"gone", nil}} {
+		if _, err := alice.SetState(ctx, "doc.1", kv.k, kv.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bob, states := connected(t, p.URL, staticToken("bob", "doc.>"), nil)
+	sub := subscribe(t, bob, "doc.1", heraldclient.SubscribeOptions{State: true})
+	deadline := time.Now().Add(waitTimeout)
+	for string(sub.State()["title"]) != `"final"` {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %v", sub.State())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := sub.State(); len(st) != 1 {
+		t.Fatalf("state %v, want title alone", st)
+	}
+	p.cut(t)
+	ack, err := alice.SetState(ctx, "doc.1", "title", "after the cut")
+	if err != nil {
+		t.Fatal(err)
+	}
+	states.waitFor(t, heraldclient.StateConnected, waitTimeout)
+	for m := recv(t, sub); m.Seq != ack.Seq; m = recv(t, sub) {
+	}
+	if got := string(sub.State()["title"]); got != `"after the cut"` {
+		t.Fatalf("title %s after the reconnect", got)
+	}
+	if _, err := alice.SetState(ctx, "doc.1", `a"b`, 1); !isCode(err, protocol.CodeBadRequest) {
+		t.Fatalf("a bad key: %v, want bad_request", err)
+	}
+}

@@ -40,6 +40,63 @@ func WithID(id string) PublishOption {
 // the publish leaves the outbox and ctx's error is returned; it may or may
 // not have been stored, which a retry WithID the same id resolves.
 func (c *Client) Publish(ctx context.Context, channel, event string, payload any, opts ...PublishOption) (Ack, error) {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return Ack{}, fmt.Errorf("heraldclient: encode payload: %w", err)
+	}
+	return c.publish(ctx, &protocol.Frame{Type: protocol.TypePublish, Channel: channel, Event: event, Payload: raw}, opts)
+}
+
+// Edit replaces the payload of the message at seq on channel with payload
+// (encoded as Publish encodes it), and returns the ack of the edit: an op
+// entry, a message of its own at its own seq. Only the message's author
+// may edit it (the server answers forbidden otherwise), and only while the
+// server retains it (not_found). It goes through the outbox like Publish,
+// with the same retries and options.
+func (c *Client) Edit(ctx context.Context, channel string, seq uint64, payload any, opts ...PublishOption) (Ack, error) {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return Ack{}, fmt.Errorf("heraldclient: encode payload: %w", err)
+	}
+	return c.publishOp(ctx, channel, protocol.OpEdit, seq, raw, opts)
+}
+
+// Delete deletes the message at seq on channel: from then on replays and
+// history return it as a tombstone, with no payload. Like Edit, it is its
+// author's alone, and it returns the ack of its op entry.
+func (c *Client) Delete(ctx context.Context, channel string, seq uint64, opts ...PublishOption) (Ack, error) {
+	return c.publishOp(ctx, channel, protocol.OpDelete, seq, nil, opts)
+}
+
+// React adds the user's reaction key (such as "👍", 1 to 64 bytes) to the
+// message at seq on channel; reacting again with the same key changes
+// nothing. Anyone who may publish to the channel may react.
+func (c *Client) React(ctx context.Context, channel string, seq uint64, key string, opts ...PublishOption) (Ack, error) {
+	return c.publishReaction(ctx, channel, protocol.OpReact, seq, key, opts)
+}
+
+// Unreact takes the user's reaction key away from the message at seq.
+func (c *Client) Unreact(ctx context.Context, channel string, seq uint64, key string, opts ...PublishOption) (Ack, error) {
+	return c.publishReaction(ctx, channel, protocol.OpUnreact, seq, key, opts)
+}
+
+func (c *Client) publishReaction(ctx context.Context, channel, op string, seq uint64, key string, opts []PublishOption) (Ack, error) {
+	raw, err := json.Marshal(key)
+	if err != nil {
+		return Ack{}, fmt.Errorf("heraldclient: encode reaction key: %w", err)
+	}
+	return c.publishOp(ctx, channel, op, seq, raw, opts)
+}
+
+func (c *Client) publishOp(ctx context.Context, channel, op string, seq uint64, payload json.RawMessage, opts []PublishOption) (Ack, error) {
+	if seq == 0 {
+		return Ack{}, &Error{Code: protocol.CodeBadRequest, Message: "seq must be 1 or more"}
+	}
+	return c.publish(ctx, &protocol.Frame{Type: protocol.TypePublish, Channel: channel, Op: op, RefSeq: seq, Payload: payload}, opts)
+}
+
+// publish sends a publish frame, f without its id, through the outbox.
+func (c *Client) publish(ctx context.Context, f *protocol.Frame, opts []PublishOption) (Ack, error) {
 	var o publishOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -47,14 +104,17 @@ func (c *Client) Publish(ctx context.Context, channel, event string, payload any
 	if o.id == "" {
 		o.id = newID()
 	}
-	if err := validatePublish(channel, event, o.id); err != nil {
+	f.ID = o.id
+	channel := f.Channel
+	if err := validatePublish(channel, f.Event, o.id); err != nil {
 		return Ack{}, err
 	}
-	raw, err := json.Marshal(payload)
-	if err != nil {
-		return Ack{}, fmt.Errorf("heraldclient: encode payload: %w", err)
+	// The server's own checks of op, ref and a reaction's key, so that
+	// the outbox never holds a frame the server can only refuse.
+	if perr := f.ValidateClient(); perr != nil {
+		return Ack{}, &Error{Code: perr.Code, Message: perr.Message}
 	}
-	frame := encode(&protocol.Frame{Type: protocol.TypePublish, ID: o.id, Channel: channel, Event: event, Payload: raw})
+	frame := encode(f)
 	if len(frame) > c.cfg.MaxFrameSize {
 		return Ack{}, fmt.Errorf("%w: publish frame of %d bytes, MaxFrameSize %d", ErrTooLarge, len(frame), c.cfg.MaxFrameSize)
 	}

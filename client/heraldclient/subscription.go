@@ -26,6 +26,9 @@ type SubscribeOptions struct {
 	// Receipts follows the channel's delivery and read positions:
 	// Subscription.Unread, Receipts and ReceiptEvents.
 	Receipts bool
+	// State keeps the channel's state (Subscription.State): the server
+	// sends it after each subscribe, and in a SnapshotRequired notice.
+	State bool
 }
 
 // Subscription is one channel's stream of messages. It lives until
@@ -46,12 +49,13 @@ type Subscription struct {
 	done chan struct{}
 	// watch is SubscribeOptions.Presence. presCh and typCh carry
 	// presence and typing events, sent to without blocking.
-	watch    bool
-	receipts bool
-	presCh   chan PresenceEvent
-	typCh    chan TypingNotice
-	rcptCh   chan ReceiptsEvent
-	statusCh chan UserStatus
+	watch     bool
+	receipts  bool
+	wantState bool
+	presCh    chan PresenceEvent
+	typCh     chan TypingNotice
+	rcptCh    chan ReceiptsEvent
+	statusCh  chan UserStatus
 
 	// The fields below are guarded by c.mu.
 
@@ -92,6 +96,9 @@ type Subscription struct {
 	sentDelivered, sentRead uint64
 	// userStatus is the last user_status of a status channel.
 	userStatus *UserStatus
+	// state is the channel's state by key, for a subscription with
+	// State.
+	state map[string]stateValue
 }
 
 // Subscribe subscribes to channel and returns once the server has confirmed
@@ -110,13 +117,14 @@ func (c *Client) Subscribe(ctx context.Context, channel string, opts SubscribeOp
 	}
 	sub := &Subscription{
 		c: c, channel: channel,
-		ch:       make(chan Message, size),
-		ready:    make(chan struct{}),
-		done:     make(chan struct{}),
-		watch:    opts.Presence,
-		receipts: opts.Receipts,
-		rcptCh:   make(chan ReceiptsEvent, eventBuffer),
-		statusCh: make(chan UserStatus, eventBuffer),
+		ch:        make(chan Message, size),
+		ready:     make(chan struct{}),
+		done:      make(chan struct{}),
+		watch:     opts.Presence,
+		receipts:  opts.Receipts,
+		wantState: opts.State,
+		rcptCh:    make(chan ReceiptsEvent, eventBuffer),
+		statusCh:  make(chan UserStatus, eventBuffer),
 
 		presCh:  make(chan PresenceEvent, eventBuffer),
 		typCh:   make(chan TypingNotice, eventBuffer),
@@ -270,7 +278,7 @@ func (c *Client) endSub(sub *Subscription, err error) {
 func (c *Client) sendSubscribe(sub *Subscription) {
 	sub.reqID = c.reqID("s")
 	sub.live = false
-	f := protocol.Frame{Type: protocol.TypeSubscribe, ID: sub.reqID, Channel: sub.channel, Presence: sub.watch, Receipts: sub.receipts}
+	f := protocol.Frame{Type: protocol.TypeSubscribe, ID: sub.reqID, Channel: sub.channel, Presence: sub.watch, Receipts: sub.receipts, State: sub.wantState}
 	if sub.hasSeq {
 		last := sub.lastSeq
 		f.LastSeq = &last
@@ -357,6 +365,9 @@ func (c *Client) handleSnapshotRequired(f *protocol.Frame) {
 	if sub == nil || sub.reqID == "" || f.ID != sub.reqID {
 		return
 	}
+	if sub.wantState && f.Entries != nil {
+		sub.applyStateSnapshot(f.Seq, f.Entries)
+	}
 	c.snapshot(sub, &SnapshotRequired{Channel: f.Channel, Seq: f.Seq, OldestSeq: f.OldestSeq})
 }
 
@@ -382,6 +393,9 @@ func (c *Client) handleMessage(f *protocol.Frame) {
 	case f.Seq == sub.lastSeq+1:
 		if c.offer(sub, messageFromFrame(f)) {
 			sub.lastSeq = f.Seq
+			if f.Op == protocol.OpState && sub.wantState {
+				sub.applyStateWrite(f)
+			}
 			delete(sub.typists, f.From) // a message ends its sender's typing
 		}
 	default:

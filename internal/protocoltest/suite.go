@@ -50,6 +50,7 @@ func Run(t *testing.T, tr Transport) {
 	t.Run("Limits", func(t *testing.T) { runLimits(t, tr) })
 	t.Run("ReplaySeam", func(t *testing.T) { runSeam(t, tr) })
 	t.Run("History", func(t *testing.T) { runHistory(t, tr) })
+	t.Run("Ops", func(t *testing.T) { runOps(t, tr) })
 }
 
 // client wraps a Conn with the checks the suite needs.
