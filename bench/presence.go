@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -18,15 +19,19 @@ type PresenceConfig struct {
 	// Members is how many clients subscribe to the channel with presence,
 	// each as a user of its own. Zero means 5,000.
 	Members int
-	// Churn is how many members leave per second while the churn runs;
-	// each comes back Away later, on the same connection. A churn event
-	// is one leave and its join. Zero means 100.
+	// Churn is how many members leave per second while the churn runs,
+	// evenly spaced; each comes back about Away later, on the same
+	// connection. A churn event is one leave and its join. Zero means
+	// 100.
 	Churn float64
-	// Away is how long a member stays unsubscribed. Zero means 1s, longer
-	// than the server's default presence_interval, so that a leave and
-	// its join usually fall in different diffs; negative means not at
-	// all (the subscribe follows the unsubscribe at once, and the server
-	// may send nothing for the pair).
+	// Away is how long a member stays unsubscribed on average: each
+	// leave's time away is drawn uniformly from Away/2 to 3·Away/2, so
+	// that the count of members present moves as it does with real users
+	// rather than staying fixed. Zero means 1s, longer than the server's
+	// default presence_interval, so that a leave and its join usually
+	// fall in different diffs; negative means not at all (the subscribe
+	// follows the unsubscribe at once, and the server may send nothing
+	// for the pair).
 	Away time.Duration
 	// Duration is the measured window. Zero means 20s.
 	Duration time.Duration
@@ -65,11 +70,14 @@ func (c *PresenceConfig) setDefaults() error {
 	}
 	// Members leave in turn: a member's next leave must come well after
 	// its join.
-	if turn := time.Duration(float64(c.Members) / c.Churn * float64(time.Second)); turn < c.Away+time.Second {
-		return fmt.Errorf("bench: %d members churning %v/s leave every %v each, too soon for an away time of %v (want at least a second more)", c.Members, c.Churn, turn.Round(time.Millisecond), c.Away)
+	if turn := time.Duration(float64(c.Members) / c.Churn * float64(time.Second)); turn < c.maxAway()+time.Second {
+		return fmt.Errorf("bench: %d members churning %v/s leave every %v each, too soon for up to %v away (want at least a second more)", c.Members, c.Churn, turn.Round(time.Millisecond), c.maxAway())
 	}
 	return nil
 }
+
+// maxAway is the longest a member stays away.
+func (c *PresenceConfig) maxAway() time.Duration { return c.Away * 3 / 2 }
 
 // presenceSampleEvery spaces the chart's samples: two default presence
 // intervals, so that samples aligned with the server's ticks still hold
@@ -91,10 +99,10 @@ type presenceRun struct {
 // RunPresence subscribes cfg.Members clients, each its own user, to one
 // channel with presence, and waits until each has seen every member
 // arrive. Then it churns: cfg.Churn members a second unsubscribe and,
-// cfg.Away later, subscribe again on the same connection (a leave and a
-// join of a user, which is cheaper for both sides than a reconnect). The
-// window of cfg.Duration starts once the churn is steady (a first round
-// of joins under way) and measures the presence frames (presence_state,
+// about cfg.Away later, subscribe again on the same connection (a leave
+// and a join of a user, which is cheaper for both sides than a
+// reconnect). The window of cfg.Duration starts once the churn is steady
+// (the first leave's member back whatever its time away) and measures the presence frames (presence_state,
 // presence_diff) every member receives and their bytes, the churn events,
 // and the server's CPU. After the window the members still away come
 // back, and the run checks that every member sees the whole channel
@@ -231,6 +239,7 @@ type churner struct {
 	start, w0, w1 time.Time
 	gap           time.Duration
 	order         []int
+	rng           *rand.Rand
 	k             int    // leaves sent
 	queue         []away // members away, by the time they are due
 	// first and last are the window's ends once reached; sample the
@@ -243,19 +252,22 @@ type churner struct {
 	leaves, joins, joinsAtSample int
 }
 
-// churn makes cfg.Churn members a second leave and come back, evenly
-// spaced, and measures the window: from the first join (once the churn
-// is steady) for cfg.Duration. No member leaves after the window; the
-// ones still away come back on time, after it.
+// churn makes cfg.Churn members a second leave, evenly spaced, and come
+// back about cfg.Away later, and measures the window: from the longest
+// time away after the first leave (once the churn is steady) for
+// cfg.Duration. No member leaves after the window; the ones still away
+// come back on time, after it.
 func (r *presenceRun) churn(ctx context.Context, rep *PresenceReport) error {
 	cfg := r.cfg
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0))
 	ch := &churner{
 		start: time.Now(), gap: time.Duration(float64(time.Second) / cfg.Churn),
-		order: rand.New(rand.NewPCG(cfg.Seed, 0)).Perm(cfg.Members),
+		order: rng.Perm(cfg.Members), rng: rng,
 	}
-	ch.w0 = ch.start.Add(cfg.Away)
+	lead := cfg.maxAway()
+	ch.w0 = ch.start.Add(lead)
 	ch.w1 = ch.w0.Add(cfg.Duration)
-	r.env.prog.Phase(fmt.Sprintf("churn %v/s", cfg.Churn), int64((cfg.Away+cfg.Duration)/time.Second))
+	r.env.prog.Phase(fmt.Sprintf("churn %v/s", cfg.Churn), int64((lead+cfg.Duration)/time.Second))
 	defer r.env.prog.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -265,7 +277,7 @@ func (r *presenceRun) churn(ctx context.Context, rep *PresenceReport) error {
 		if err := r.leaveAndJoin(ch, now); err != nil {
 			return err
 		}
-		r.env.prog.Set(int64(min(now.Sub(ch.start), cfg.Away+cfg.Duration) / time.Second))
+		r.env.prog.Set(int64(min(now.Sub(ch.start), lead+cfg.Duration) / time.Second))
 		if ch.over && len(ch.queue) == 0 {
 			break
 		}
@@ -348,7 +360,10 @@ func (r *presenceRun) leaveAndJoin(ch *churner, now time.Time) error {
 			}
 			continue
 		}
-		ch.queue = append(ch.queue, away{at: at.Add(r.cfg.Away), member: m})
+		// Uniform over [Away/2, 3·Away/2).
+		back := away{at: at.Add(r.cfg.Away/2 + time.Duration(ch.rng.Int64N(int64(r.cfg.Away)))), member: m}
+		i, _ := slices.BinarySearchFunc(ch.queue, back, func(a, b away) int { return a.at.Compare(b.at) })
+		ch.queue = slices.Insert(ch.queue, i, back)
 	}
 	for len(ch.queue) > 0 && !ch.queue[0].at.After(now) {
 		m := ch.queue[0].member

@@ -14,7 +14,8 @@ type PresenceReport struct {
 	Server   ServerInfo `json:"server"`
 	Members  int        `json:"members"`
 	// ChurnTarget is the churn asked for, leaves per second; AwaySeconds
-	// how long each member stayed away; DurationSeconds the window asked
+	// how long a member stayed away on average (each from half to one and
+	// a half times that); DurationSeconds the window asked
 	// for; PresenceIntervalMs the server's presence_interval as the run
 	// was told it.
 	ChurnTarget        float64 `json:"churn_per_second_target"`
@@ -95,7 +96,7 @@ type PresenceSample struct {
 
 // WriteTable writes the report as a table.
 func (r *PresenceReport) WriteTable(w io.Writer) error {
-	away := fmt.Sprintf("away %.1fs", r.AwaySeconds)
+	away := fmt.Sprintf("away %.2g–%.2gs", r.AwaySeconds/2, 1.5*r.AwaySeconds)
 	if r.AwaySeconds == 0 {
 		away = "rejoining at once"
 	}

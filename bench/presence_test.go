@@ -26,9 +26,9 @@ func TestPresenceSmoke(t *testing.T) {
 	if rep.Members != members || secs < 0.95*window.Seconds() || secs > window.Seconds()+0.5 || rep.AwaySeconds != 1 || rep.PresenceIntervalMs != 500 {
 		t.Fatalf("implausible run: %+v", rep)
 	}
-	// 50 leaves and, a second later, 50 joins a second.
+	// 50 leaves and, about a second later, 50 joins a second.
 	want := churn * secs
-	if math.Abs(float64(rep.Leaves)-want) > 3 || math.Abs(float64(rep.Joins)-want) > 3 || rep.ChurnEvents != rep.Joins {
+	if math.Abs(float64(rep.Leaves)-want) > 3 || math.Abs(float64(rep.Joins)-want) > 10 || rep.ChurnEvents != rep.Joins {
 		t.Fatalf("%d leaves and %d joins in %.2fs, want about %.0f each", rep.Leaves, rep.Joins, secs, want)
 	}
 	if rep.Frames != rep.StateFrames+rep.DiffFrames || rep.Bytes < 40*rep.Frames || len(rep.Samples) < 3 {
@@ -75,11 +75,11 @@ func TestPresenceSmokeRejoiningAtOnce(t *testing.T) {
 	env := setup(t, srv.URL)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rep, err := bench.RunPresence(ctx, env, bench.PresenceConfig{Members: 100, Churn: 40, Away: -1, Duration: time.Second})
+	rep, err := bench.RunPresence(ctx, env, bench.PresenceConfig{Members: 100, Churn: 40, Away: -1, Duration: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.AwaySeconds != 0 || rep.Leaves != rep.Joins || rep.Joins < 35 || math.Abs(float64(rep.StateFrames)-float64(rep.Joins)) > 2 || !rep.WithinBound {
+	if rep.AwaySeconds != 0 || rep.Leaves != rep.Joins || rep.Joins < 75 || math.Abs(float64(rep.StateFrames)-float64(rep.Joins)) > 2 || !rep.WithinBound {
 		t.Fatalf("implausible run: %+v", rep)
 	}
 	checkOutputs(t, rep)

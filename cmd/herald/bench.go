@@ -90,9 +90,9 @@ type benchPresenceCmd struct {
 	nodeFlags  `embed:""`
 
 	Members          int           `default:"5000" help:"Members of the channel, each one connection and a user of its own, subscribed with presence; at most 19000 (the open-files limit is 20,000 per process)."`
-	Churn            float64       `default:"100" help:"Members leaving per second during the run, each subscribing again --away later on the same connection (unsubscribe, then subscribe: a leave and a join of its user)."`
-	Away             time.Duration `default:"1s" help:"How long a member stays away; 0 subscribes again right after the unsubscribe (the server may then send nothing for the pair)."`
-	Duration         time.Duration `default:"20s" help:"Measured window, from the churn's first rejoin."`
+	Churn            float64       `default:"100" help:"Members leaving per second during the run, evenly spaced, each subscribing again about --away later on the same connection (unsubscribe, then subscribe: a leave and a join of its user)."`
+	Away             time.Duration `default:"1s" help:"How long a member stays away on average, drawn from half to one and a half times this for each leave; 0 subscribes again right after the unsubscribe (the server may then send nothing for the pair)."`
+	Duration         time.Duration `default:"20s" help:"Measured window, from the time the churn is steady (1.5 × --away after the first leave)."`
 	PresenceInterval time.Duration `name:"presence-interval" default:"500ms" help:"The server's presence_interval: passed to the started nodes, and the report's bound of one presence_diff per member per interval (with --server-url, give the running server's)."`
 	Seed             uint64        `default:"1" help:"Seed of the members' order of leaving."`
 }
