@@ -35,8 +35,8 @@ func TestPresenceSmoke(t *testing.T) {
 		t.Fatalf("inconsistent counts: %+v", rep)
 	}
 	// Each join brings its member one presence_state (give or take the
-	// joins at the window's edges).
-	if math.Abs(float64(rep.StateFrames)-float64(rep.Joins)) > 3 {
+	// joins at the window's edges, 0.2s of them).
+	if math.Abs(float64(rep.StateFrames)-float64(rep.Joins)) > 10 {
 		t.Fatalf("%d presence_state frames for %d joins", rep.StateFrames, rep.Joins)
 	}
 	// Diffs: at most one per member per interval, i.e. 2/s and a tick
@@ -79,7 +79,7 @@ func TestPresenceSmokeRejoiningAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.AwaySeconds != 0 || rep.Leaves != rep.Joins || rep.Joins < 75 || math.Abs(float64(rep.StateFrames)-float64(rep.Joins)) > 2 || !rep.WithinBound {
+	if rep.AwaySeconds != 0 || rep.Leaves != rep.Joins || rep.Joins < 75 || math.Abs(float64(rep.StateFrames)-float64(rep.Joins)) > 8 || !rep.WithinBound {
 		t.Fatalf("implausible run: %+v", rep)
 	}
 	checkOutputs(t, rep)
