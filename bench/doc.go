@@ -1,7 +1,8 @@
 // Package bench runs the scenarios of `herald bench` (see BENCH.md in the
-// project's shared notes): idle connections, fan-out, chat rooms and a
-// reconnect storm, each as a Config, a Run function and a Report over a
-// shared Env; fan-out and chat also on a cluster of nodes.
+// project's shared notes): idle connections, fan-out, chat rooms, a
+// reconnect storm and presence churn, each as a Config, a Run function and
+// a Report over a shared Env; fan-out, chat and presence also on a cluster
+// of nodes.
 //
 // An Env is the server under test (one or more child `herald serve`
 // processes pinned to one core, or a running server) plus one load

@@ -24,6 +24,10 @@ type Spec struct {
 	LastSeq []uint64
 	// URL is the node to connect to. Empty means the Engine's URL.
 	URL string
+	// Presence subscribes with presence: true, so that the server sends
+	// presence_state and presence_diff frames for each channel (see
+	// PresenceHandler).
+	Presence bool
 }
 
 // Handler receives the events of ready clients. See the package doc for
@@ -37,6 +41,14 @@ type Handler interface {
 	// Closed is called once when a connection ends, ready or not. code is
 	// the close code the server sent, or 1006 if it sent none.
 	Closed(c *Client, code int)
+}
+
+// PresenceHandler is the optional capability of a Handler that wants the
+// presence frames of subscriptions made with Spec.Presence; a Handler
+// without it has them dropped, uncounted.
+type PresenceHandler interface {
+	// Presence is called for each presence_state and presence_diff frame.
+	Presence(c *Client, p *Presence)
 }
 
 // NopHandler is a Handler that does nothing, to embed.
@@ -89,8 +101,8 @@ type Client struct {
 type subscription struct {
 	channel string
 	// resume is set when the subscribe carries lastSeq (last's initial
-	// value).
-	resume bool
+	// value); a Resubscribe clears it.
+	resume atomic.Bool
 	last   atomic.Uint64
 	// head is the seq the subscribed frame announced.
 	head      atomic.Uint64
@@ -98,6 +110,10 @@ type subscription struct {
 	messages  atomic.Uint64
 	lost      atomic.Uint64
 	dup       atomic.Uint64
+	// subscribes and unsubscribes count the subscribed and unsubscribed
+	// frames received.
+	subscribes   atomic.Uint64
+	unsubscribes atomic.Uint64
 }
 
 // SubStats is a snapshot of one subscription.
@@ -115,6 +131,9 @@ type SubStats struct {
 	// the server honoured it. A resume that was not recovered (the server
 	// sent snapshot_required) counts the skipped seqs as Lost.
 	Resumed, Recovered bool
+	// Subscribes counts the subscribed frames received (1, plus one per
+	// answered Resubscribe), Unsubscribes the unsubscribed frames.
+	Subscribes, Unsubscribes uint64
 }
 
 func newClient(e *Engine, i int, s Spec, h Handler, settle func(*Client, error)) *Client {
@@ -123,7 +142,7 @@ func newClient(e *Engine, i int, s Spec, h Handler, settle func(*Client, error))
 	for j, ch := range s.Channels {
 		c.subs[j].channel = ch
 		if s.LastSeq != nil {
-			c.subs[j].resume = true
+			c.subs[j].resume.Store(true)
 			c.subs[j].last.Store(s.LastSeq[j])
 		}
 	}
@@ -153,7 +172,8 @@ func (c *Client) Subs() []SubStats {
 		s := &c.subs[i]
 		out[i] = SubStats{
 			Channel: s.channel, Last: s.last.Load(), Messages: s.messages.Load(), Lost: s.lost.Load(), Duplicated: s.dup.Load(),
-			Head: s.head.Load(), Resumed: s.resume, Recovered: s.recovered.Load(),
+			Head: s.head.Load(), Resumed: s.resume.Load(), Recovered: s.recovered.Load(),
+			Subscribes: s.subscribes.Load(), Unsubscribes: s.unsubscribes.Load(),
 		}
 	}
 	return out
@@ -190,6 +210,30 @@ func (c *Client) Publish(id, channel, event string, payload []byte) error {
 	*bp = b
 	publishBufs.Put(bp)
 	return err
+}
+
+// Unsubscribe sends an unsubscribe for the client's channel j (its index
+// in Spec.Channels). The server answers unsubscribed (counted in
+// SubStats.Unsubscribes); messages stop, and so do presence frames.
+func (c *Client) Unsubscribe(j int) error {
+	b := append([]byte(`{"type":"unsubscribe","id":"u`), strconv.Itoa(j)...)
+	b = append(b, `","channel":`...)
+	b = protocol.AppendString(b, c.subs[j].channel)
+	return c.Send(append(b, '}'))
+}
+
+// Resubscribe subscribes a ready client again to its channel j, live
+// (without lastSeq) and with Spec.Presence, after an Unsubscribe. The
+// subscribed frame that answers it (counted in SubStats.Subscribes)
+// moves the channel's seq accounting to the head it announces, so that
+// the messages missed while unsubscribed do not count as lost.
+func (c *Client) Resubscribe(j int) error {
+	if c.state.Load() != stateReady {
+		return errors.New("loadgen: resubscribe before the client is ready")
+	}
+	// The answer is live: from now on a resume is over.
+	c.subs[j].resume.Store(false)
+	return c.Send(c.appendSubscribe(nil, j, false, 0))
 }
 
 // Close sends a normal close and cuts the connection.
@@ -269,6 +313,11 @@ func (c *Client) onFrame(b []byte) {
 		c.h.Ack(c, id, seq)
 		return
 	}
+	var p Presence
+	if parsePresence(b, &p) {
+		c.onPresence(&p)
+		return
+	}
 	e.stats.slowFrames.Add(1)
 	frames, err := decodeFrames(b)
 	if err != nil {
@@ -276,12 +325,21 @@ func (c *Client) onFrame(b []byte) {
 		return
 	}
 	for i := range frames {
-		c.onDecoded(&frames[i])
+		// A batch's frames share its size.
+		c.onDecoded(&frames[i], len(b)/len(frames))
 	}
 }
 
-// onDecoded handles a frame that took the slow path.
-func (c *Client) onDecoded(f *protocol.Frame) {
+// onPresence hands a presence frame to a handler that wants it.
+func (c *Client) onPresence(p *Presence) {
+	if h, ok := c.h.(PresenceHandler); ok {
+		h.Presence(c, p)
+	}
+}
+
+// onDecoded handles a frame that took the slow path; size is its length
+// in bytes.
+func (c *Client) onDecoded(f *protocol.Frame, size int) {
 	switch f.Type {
 	case protocol.TypeMessage:
 		c.onMessage(&Message{Channel: []byte(f.Channel), Seq: f.Seq, Payload: f.Payload, Timestamp: f.Timestamp, Size: len(f.Payload) + 64})
@@ -293,15 +351,27 @@ func (c *Client) onDecoded(f *protocol.Frame) {
 		}
 		c.subscribe()
 	case protocol.TypeSubscribed:
+		connecting := c.state.Load() == stateSubscribing
 		for i := range c.subs {
 			if s := &c.subs[i]; s.channel == f.Channel {
 				s.subscribed(f.Seq, f.Recovered)
-				c.pending--
+				s.subscribes.Add(1)
+				if connecting {
+					c.pending--
+				}
 			}
 		}
-		if c.pending == 0 && c.state.CompareAndSwap(stateSubscribing, stateReady) {
+		if connecting && c.pending == 0 && c.state.CompareAndSwap(stateSubscribing, stateReady) {
 			c.settleConnect(nil)
 		}
+	case protocol.TypeUnsubscribed:
+		for i := range c.subs {
+			if s := &c.subs[i]; s.channel == f.Channel {
+				s.unsubscribes.Add(1)
+			}
+		}
+	case protocol.TypePresenceState, protocol.TypePresenceDiff:
+		c.onPresence(&Presence{Channel: []byte(f.Channel), State: f.Type == protocol.TypePresenceState, Count: f.Count, Size: size})
 	case protocol.TypeError:
 		msg := string(f.Code) + ": " + f.Message
 		if f.Ref != "" {
@@ -325,20 +395,30 @@ func (c *Client) subscribe() {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"type":"subscribe","id":"s`...)
-		b = strconv.AppendInt(b, int64(i), 10)
-		b = append(b, `","channel":`...)
-		b = protocol.AppendString(b, c.subs[i].channel)
-		if c.subs[i].resume {
-			b = append(b, `,"lastSeq":`...)
-			b = strconv.AppendUint(b, c.subs[i].last.Load(), 10)
-		}
-		b = append(b, '}')
+		s := &c.subs[i]
+		b = c.appendSubscribe(b, i, s.resume.Load(), s.last.Load())
 	}
 	b = append(b, ']')
 	if err := c.Send(b); err != nil {
 		c.settleConnect(fmt.Errorf("send subscribe: %w", err))
 	}
+}
+
+// appendSubscribe appends the subscribe frame of channel i, resuming
+// from lastSeq if resume is set.
+func (c *Client) appendSubscribe(b []byte, i int, resume bool, lastSeq uint64) []byte {
+	b = append(b, `{"type":"subscribe","id":"s`...)
+	b = strconv.AppendInt(b, int64(i), 10)
+	b = append(b, `","channel":`...)
+	b = protocol.AppendString(b, c.subs[i].channel)
+	if resume {
+		b = append(b, `,"lastSeq":`...)
+		b = strconv.AppendUint(b, lastSeq, 10)
+	}
+	if c.spec.Presence {
+		b = append(b, `,"presence":true`...)
+	}
+	return append(b, '}')
 }
 
 // subscribed records the subscribed frame: head is the channel's head. A
@@ -348,10 +428,11 @@ func (c *Client) subscribe() {
 func (s *subscription) subscribed(head uint64, recovered bool) {
 	s.head.Store(head)
 	s.recovered.Store(recovered)
-	if s.resume && recovered {
+	resume := s.resume.Load()
+	if resume && recovered {
 		return
 	}
-	if last := s.last.Load(); s.resume && head > last {
+	if last := s.last.Load(); resume && head > last {
 		s.lost.Add(head - last)
 	}
 	s.last.Store(head)

@@ -2,6 +2,8 @@ package loadgen_test
 
 import (
 	"context"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -202,7 +204,7 @@ func TestClientsResumeFromLastSeq(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cs[0].Close()
-			want := loadgen.SubStats{Channel: "room.1", Last: 5, Messages: tc.messages, Head: 5, Resumed: tc.lastSeq != nil, Recovered: tc.recovered}
+			want := loadgen.SubStats{Channel: "room.1", Last: 5, Messages: tc.messages, Head: 5, Resumed: tc.lastSeq != nil, Recovered: tc.recovered, Subscribes: 1}
 			for deadline := time.Now().Add(5 * time.Second); cs[0].Subs()[0].Messages < tc.messages; {
 				if time.Now().After(deadline) {
 					break
@@ -213,5 +215,121 @@ func TestClientsResumeFromLastSeq(t *testing.T) {
 				t.Fatalf("stats %+v, want %+v", got, want)
 			}
 		})
+	}
+}
+
+// presenceCounter keeps the presence frames each client got.
+type presenceCounter struct {
+	loadgen.NopHandler
+	mu     sync.Mutex
+	frames map[int][]loadgen.Presence // by client index, Channel cleared
+}
+
+func (p *presenceCounter) Presence(c *loadgen.Client, f *loadgen.Presence) {
+	if string(f.Channel) != "room.p" {
+		panic("presence of " + string(f.Channel))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g := *f
+	g.Channel = nil
+	p.frames[c.Index] = append(p.frames[c.Index], g)
+}
+
+// last returns client i's last presence frame and how many it got.
+func (p *presenceCounter) last(i int) (loadgen.Presence, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fs := p.frames[i]
+	if len(fs) == 0 {
+		return loadgen.Presence{}, 0
+	}
+	return fs[len(fs)-1], len(fs)
+}
+
+func TestClientsLeaveAndRejoinWithPresence(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Hub: hub.Config{PresenceInterval: 20 * time.Millisecond}})
+	e, err := loadgen.NewEngine(loadgen.Config{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	h := &presenceCounter{frames: map[int][]loadgen.Presence{}}
+	const n = 3
+	cs, err := e.Connect(ctx, n, func(i int) (loadgen.Spec, error) {
+		return loadgen.Spec{Token: token(t, "u"+strconv.Itoa(i), "room.>"), Channels: []string{"room.p"}, Presence: true}, nil
+	}, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// waitFor waits until cond holds.
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: %v", what, h.frames)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// counts tells whether every client of idx last saw count users.
+	counts := func(count int, idx ...int) func() bool {
+		return func() bool {
+			for _, i := range idx {
+				if p, _ := h.last(i); p.Count != count {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitFor("everyone seeing 3 users", counts(3, 0, 1, 2))
+	// A subscription starts with a presence_state (a diff may follow
+	// that repeats what it showed).
+	h.mu.Lock()
+	for i := range n {
+		if f := h.frames[i][0]; !f.State || f.Size == 0 {
+			t.Errorf("client %d began with %+v, not a presence_state", i, f)
+		}
+	}
+	h.mu.Unlock()
+
+	if err := cs[0].Unsubscribe(0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the others seeing 2 users", counts(2, 1, 2))
+	if p, _ := h.last(1); p.State {
+		t.Fatalf("a leave came as %+v, want a presence_diff", p)
+	}
+	_, before := h.last(0)
+	time.Sleep(100 * time.Millisecond) // nothing comes while away
+	if _, k := h.last(0); k != before {
+		t.Fatalf("%d presence frames after the unsubscribe", k-before)
+	}
+	if err := cs[0].Resubscribe(0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("everyone seeing 3 users again", counts(3, 0, 1, 2))
+	h.mu.Lock()
+	if f := h.frames[0][before]; !f.State {
+		t.Errorf("the rejoined client began with %+v, not a presence_state", f)
+	}
+	h.mu.Unlock()
+	want := loadgen.SubStats{Channel: "room.p", Subscribes: 2, Unsubscribes: 1}
+	waitFor("the subscribed frame", func() bool { return cs[0].Subs()[0].Subscribes == 2 })
+	if got := cs[0].Subs()[0]; got != want {
+		t.Fatalf("stats %+v, want %+v", got, want)
+	}
+	if st := e.Stats(); st.SlowFrames > 3*n+2 {
+		t.Errorf("%d frames took the slow path; presence frames should not", st.SlowFrames)
+	}
+	loadgen.CloseAll(cs)
+	if err := loadgen.WaitClosed(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs[1].Resubscribe(0); err == nil {
+		t.Fatal("Resubscribe on a closed client succeeded")
 	}
 }

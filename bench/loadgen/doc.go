@@ -11,14 +11,17 @@
 // nbhttp.ClientConn with its own dial function.
 //
 // Frames from the server are parsed on the event loop without a JSON
-// decoder when they have the exact shape protocol.AppendMessage and
-// protocol.AppendAck produce; anything else goes through encoding/json.
+// decoder when they have the exact shape protocol.AppendMessage,
+// protocol.AppendAck and the presence encoders produce (presence frames
+// only as far as their channel and count); anything else goes through
+// encoding/json.
 //
 // # Concurrency properties
 //
 // Handler methods run on the event loop, in order for one client and
 // concurrently for different clients when there is more than one poller;
-// they must not block. Client.Publish, Client.Send and Client.Close may be
-// called from any goroutine. Counters (Client.Stats, Engine.Stats) are
-// atomics and may be read at any time.
+// they must not block. Client.Publish, Client.Send, Client.Unsubscribe,
+// Client.Resubscribe and Client.Close may be called from any goroutine.
+// Counters (Client.Subs, Engine.Stats) are atomics and may be read at any
+// time.
 package loadgen

@@ -18,7 +18,25 @@ type Message struct {
 	Size int
 }
 
+// Presence is a presence_state or presence_diff frame as a
+// PresenceHandler sees it. Channel points into the frame being handled
+// and is valid only during the call.
+type Presence struct {
+	Channel []byte
+	// State tells a presence_state (the full picture: after a subscribe,
+	// or when a channel becomes small enough to list again) from a
+	// presence_diff.
+	State bool
+	// Count is how many users are present.
+	Count int
+	// Size is the frame's length in bytes.
+	Size int
+}
+
 var (
+	statePrefix = []byte(`{"type":"presence_state"`)
+	diffPrefix  = []byte(`{"type":"presence_diff"`)
+	countKey    = []byte(`,"count":`)
 	msgPrefix   = []byte(`{"type":"message","channel":"`)
 	ackPrefix   = []byte(`{"type":"ack","id":"`)
 	seqKey      = []byte(`,"seq":`)
@@ -109,6 +127,43 @@ func parseAck(b []byte) (id []byte, seq uint64, ok bool) {
 		return nil, 0, false
 	}
 	return id, seq, true
+}
+
+// parsePresence reads a presence_state or presence_diff frame laid out
+// as protocol.AppendPresenceState and AppendPresenceDiff write it: the
+// type, an optional id, the channel, then the count. Neither an id nor a
+// channel holds a quote, so the first `,"channel":"` is the channel's.
+func parsePresence(b []byte, p *Presence) bool {
+	var rest []byte
+	switch {
+	case bytes.HasPrefix(b, statePrefix):
+		p.State, rest = true, b[len(statePrefix):]
+	case bytes.HasPrefix(b, diffPrefix):
+		p.State, rest = false, b[len(diffPrefix):]
+	default:
+		return false
+	}
+	p.Size = len(b)
+	i := bytes.Index(rest, channelKey)
+	if i < 0 {
+		return false
+	}
+	rest = rest[i+len(channelKey):]
+	q := bytes.IndexByte(rest, closeQuote)
+	if q < 0 {
+		return false
+	}
+	p.Channel = rest[:q]
+	rest = rest[q+1:]
+	if !bytes.HasPrefix(rest, countKey) {
+		return false
+	}
+	n, k := parseUint(rest[len(countKey):])
+	if k == 0 {
+		return false
+	}
+	p.Count = int(n)
+	return true
 }
 
 // decodeFrames is the slow path: any server frame or batch, with

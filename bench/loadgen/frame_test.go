@@ -106,3 +106,46 @@ func TestNextSourceSpreadsOverLoopback(t *testing.T) {
 		t.Fatal("a non-loopback server got a fixed source address")
 	}
 }
+
+func TestParsePresenceMatchesEncoder(t *testing.T) {
+	members := []protocol.PresenceMember{{UserID: "alice", Connections: 2, Info: []byte(`{"name":"A \"channel\":\"x\""}`)}, {UserID: "bob", Connections: 1}}
+	tests := []struct {
+		name  string
+		frame []byte
+		state bool
+		count int
+	}{
+		{"state after subscribe", protocol.AppendPresenceState(nil, "", "chat.1", 2, members), true, 2},
+		{"state answering a query", protocol.AppendPresenceState(nil, "q1", "chat.1", 2, members), true, 2},
+		{"count-only state", protocol.AppendPresenceState(nil, "", "chat.1", 5000, nil), true, 5000},
+		{"empty state", protocol.AppendPresenceState(nil, "", "chat.1", 0, []protocol.PresenceMember{}), true, 0},
+		{"diff", protocol.AppendPresenceDiff(nil, "chat.1", 7, members[:1], []string{"carol", "dave"}), false, 7},
+		{"count-only diff", protocol.AppendPresenceDiff(nil, "chat.1", 4999, nil, nil), false, 4999},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Presence
+			if !parsePresence(tc.frame, &p) {
+				t.Fatalf("fast path refused %s", tc.frame)
+			}
+			if string(p.Channel) != "chat.1" || p.State != tc.state || p.Count != tc.count || p.Size != len(tc.frame) {
+				t.Fatalf("parsed %+v (channel %s) from %s", p, p.Channel, tc.frame)
+			}
+		})
+	}
+}
+
+func TestParsePresenceRefusesOtherFrames(t *testing.T) {
+	for _, b := range []string{
+		`{"type":"presence","id":"q","channel":"c"}`,
+		`{"type":"presence_diff","count":1,"channel":"c"}`,
+		`{"type":"presence_state","channel":"c","count":x}`,
+		`{"type":"presence_diff","channel":"c"}`,
+		`[{"type":"presence_diff","channel":"c","count":1}]`,
+	} {
+		var p Presence
+		if parsePresence([]byte(b), &p) {
+			t.Errorf("fast path took %s", b)
+		}
+	}
+}

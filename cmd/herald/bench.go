@@ -26,6 +26,7 @@ type benchCmd struct {
 	Fanout     benchFanoutCmd    `cmd:"" help:"One channel, S subscribers, a publisher ramping its rate: deliveries/s at saturation, then latency percentiles at half of it."`
 	Chat       benchChatCmd      `cmd:"" help:"Many small rooms, every member publishing with acks at a ramping (or fixed) total rate: deliveries/s, publish→ack and publish→deliver latency."`
 	Reconnect  benchReconnectCmd `cmd:"" help:"N subscribers drop, M messages are published while they are away, all come back with lastSeq: time until every client has every missed message, against N plain reconnects."`
+	Presence   benchPresenceCmd  `cmd:"" help:"One channel of N members watching presence, R of them a second leaving and rejoining: presence frames and bytes per member against one per change per member, and server CPU."`
 	BareServer bareServerCmd     `cmd:"" name:"bare-server" hidden:"" help:"Run the bare broadcast baseline server (used by fanout --baseline)."`
 }
 
@@ -82,6 +83,18 @@ type benchReconnectCmd struct {
 	PayloadSize int           `default:"100" help:"Payload size in bytes."`
 	InFlight    int           `default:"256" help:"Connections the load generator sets up at once (dialed, not yet subscribed)."`
 	Timeout     time.Duration `default:"2m" help:"Bound on each phase (a storm, a drop, the publishing, the recovery)."`
+}
+
+type benchPresenceCmd struct {
+	benchFlags `embed:""`
+	nodeFlags  `embed:""`
+
+	Members          int           `default:"5000" help:"Members of the channel, each one connection and a user of its own, subscribed with presence; at most 19000 (the open-files limit is 20,000 per process)."`
+	Churn            float64       `default:"100" help:"Members leaving per second during the run, evenly spaced, each subscribing again about --away later on the same connection (unsubscribe, then subscribe: a leave and a join of its user)."`
+	Away             time.Duration `default:"1s" help:"How long a member stays away on average, drawn from half to one and a half times this for each leave; 0 subscribes again right after the unsubscribe (the server may then send nothing for the pair)."`
+	Duration         time.Duration `default:"20s" help:"Measured window, from the time the churn is steady (1.5 × --away after the first leave)."`
+	PresenceInterval time.Duration `name:"presence-interval" default:"500ms" help:"The server's presence_interval: passed to the started nodes, and the report's bound of one presence_diff per member per interval (with --server-url, give the running server's)."`
+	Seed             uint64        `default:"1" help:"Seed of the members' order of leaving."`
 }
 
 // rampFlags are the load flags of fanout and chat.
@@ -219,6 +232,32 @@ func (c *benchReconnectCmd) Run() error {
 	return c.output(rep, errors.Join(runErr, env.Close()))
 }
 
+func (c *benchPresenceCmd) Run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := c.check(&c.benchFlags); err != nil {
+		return err
+	}
+	switch {
+	case c.Members > bench.MaxConnsPerProcess:
+		return fmt.Errorf("--members %d: one process can hold at most %d connections here (the open-files limit is 20,000 per process)", c.Members, bench.MaxConnsPerProcess)
+	case c.Members < 1 || c.Churn <= 0 || c.Duration <= 0 || c.Away < 0 || c.PresenceInterval <= 0:
+		return errors.New("--members, --churn, --duration and --presence-interval must be above 0, --away at least 0")
+	}
+	cfg := bench.PresenceConfig{
+		Members: c.Members, Churn: c.Churn, Away: c.Away, Duration: c.Duration, PresenceInterval: c.PresenceInterval, Seed: c.Seed,
+	}
+	if c.Away == 0 {
+		cfg.Away = -1 // at once; zero would be the default
+	}
+	env, err := c.setup(ctx, serverSpec{nodes: c.Nodes, broker: c.Broker, args: []string{"--presence-interval", c.PresenceInterval.String()}})
+	if err != nil {
+		return err
+	}
+	rep, runErr := bench.RunPresence(ctx, env, cfg)
+	return c.output(rep, errors.Join(runErr, env.Close()))
+}
+
 func (c *bareServerCmd) Run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -238,6 +277,9 @@ type serverSpec struct {
 	nodes    int    // herald serve nodes
 	broker   string // their --broker; "" for each one's embedded log
 	inFlight int    // connections set up at once; 0: the default
+	// args are flags of herald serve that the scenario needs, before
+	// --server-arg's.
+	args []string
 }
 
 // setup pins the load generator and starts (or attaches to) the server.
@@ -282,6 +324,7 @@ func (f *benchFlags) setup(ctx context.Context, spec serverSpec) (*bench.Env, er
 				}
 				opts.ServerCommand = append(opts.ServerCommand, "--broker", spec.broker, "--broker-prefix", prefix)
 			}
+			opts.ServerCommand = append(opts.ServerCommand, spec.args...)
 			opts.ServerCommand = append(opts.ServerCommand, f.ServerArg...)
 		}
 	}
@@ -321,6 +364,8 @@ func isNilReport(r reporter) bool {
 	case *bench.ChatReport:
 		return r == nil
 	case *bench.ReconnectReport:
+		return r == nil
+	case *bench.PresenceReport:
 		return r == nil
 	case *bench.NodesComparison:
 		return r == nil

@@ -17,27 +17,34 @@ import (
 // they all share one core, and 3 already split it thinly.
 const maxBenchNodes = 3
 
-// clusterFlags run fanout and chat on several nodes that share a broker.
+// nodeFlags run a scenario on several nodes that share a broker.
+type nodeFlags struct {
+	Nodes  int    `default:"1" help:"herald serve nodes to start (1 to 3), all pinned to --server-cpu; clients (subscribers and publishers, or members) are spread round-robin over them. More than 1 needs --broker."`
+	Broker string `placeholder:"URL" help:"Broker the started nodes share (redis://127.0.0.1:6379 or nats://127.0.0.1:4222), passed to each as --broker with a --broker-prefix fresh for each run."`
+}
+
+// clusterFlags run fanout and chat on several nodes that share a broker,
+// or compare one node with several.
 type clusterFlags struct {
-	Nodes        int    `default:"1" help:"herald serve nodes to start (1 to 3), all pinned to --server-cpu; subscribers and publishers are spread round-robin over them. More than 1 needs --broker."`
-	Broker       string `placeholder:"URL" help:"Broker the started nodes share (redis://127.0.0.1:6379 or nats://127.0.0.1:4222), passed to each as --broker with a --broker-prefix fresh for each run."`
-	CompareNodes bool   `name:"compare-nodes" help:"Run on 1 node, then on --nodes nodes, both on --broker, in one invocation, and report the ratios."`
+	nodeFlags    `embed:""`
+	CompareNodes bool `name:"compare-nodes" help:"Run on 1 node, then on --nodes nodes, both on --broker, in one invocation, and report the ratios."`
 }
 
 // clustered reports whether any cluster flag is set.
-func (f *clusterFlags) clustered() bool { return f.Nodes > 1 || f.Broker != "" || f.CompareNodes }
+func (f *nodeFlags) clustered() bool { return f.Nodes > 1 || f.Broker != "" }
+
+// clustered reports whether any cluster flag is set.
+func (f *clusterFlags) clustered() bool { return f.nodeFlags.clustered() || f.CompareNodes }
 
 // check refuses combinations of flags that cannot run.
-func (f *clusterFlags) check(b *benchFlags) error {
+func (f *nodeFlags) check(b *benchFlags) error {
 	switch {
 	case f.Nodes < 1 || f.Nodes > maxBenchNodes:
 		return fmt.Errorf("--nodes %d: 1 to %d", f.Nodes, maxBenchNodes)
 	case f.clustered() && b.ServerURL != "":
-		return errors.New("--nodes, --broker and --compare-nodes start their own nodes; they cannot be combined with --server-url")
+		return errors.New("--nodes and --broker start their own nodes; they cannot be combined with --server-url")
 	case f.Nodes > 1 && f.Broker == "":
 		return errors.New("--nodes above 1 needs --broker: nodes on their own embedded logs do not share channels")
-	case f.CompareNodes && (f.Nodes < 2 || f.Broker == ""):
-		return errors.New("--compare-nodes needs --nodes 2 or 3 and --broker")
 	}
 	if f.Broker != "" {
 		u, err := url.Parse(f.Broker)
@@ -46,6 +53,17 @@ func (f *clusterFlags) check(b *benchFlags) error {
 		}
 	}
 	return nil
+}
+
+// check refuses combinations of flags that cannot run.
+func (f *clusterFlags) check(b *benchFlags) error {
+	switch {
+	case f.CompareNodes && b.ServerURL != "":
+		return errors.New("--compare-nodes starts its own nodes; it cannot be combined with --server-url")
+	case f.CompareNodes && (f.Nodes < 2 || f.Broker == ""):
+		return errors.New("--compare-nodes needs --nodes 2 or 3 and --broker")
+	}
+	return f.nodeFlags.check(b)
 }
 
 // compareNodes runs a scenario on one node, then on f.Nodes, both on

@@ -108,6 +108,47 @@ func TestBenchChatAndReconnectSmoke(t *testing.T) {
 	}
 }
 
+func TestBenchPresenceSmoke(t *testing.T) {
+	var rep presenceJSON
+	// The child gets --presence-interval: at 100ms, a second's window
+	// holds about 10 diffs per member, and 500ms would allow only 4.
+	benchJSON(t, &rep, append([]string{"presence", "--no-pin", "-q", "--json"}, tinyPresence...)...)
+	rep.check(t, 1)
+}
+
+// tinyPresence are the flags of a presence run of 40 members for a
+// second.
+var tinyPresence = []string{"--members", "40", "--churn", "20", "--away", "300ms", "--duration", "1s", "--presence-interval", "100ms"}
+
+// presenceJSON is the part of a presence report the tests check.
+type presenceJSON struct {
+	Scenario string `json:"scenario"`
+	Server   struct {
+		Nodes int `json:"nodes"`
+	} `json:"server"`
+	Members            int     `json:"members"`
+	PresenceIntervalMs float64 `json:"presence_interval_ms"`
+	Seconds            float64 `json:"seconds"`
+	Joins              int     `json:"joins"`
+	StateFrames        int     `json:"state_frames"`
+	DiffFrames         int     `json:"diff_frames"`
+	DiffBound          int     `json:"diff_bound"`
+	NaiveRatio         float64 `json:"naive_ratio"`
+	ServerCPUPercent   float64 `json:"server_cpu_percent"`
+	Unanswered         int     `json:"unanswered"`
+}
+
+// check checks a report of a tinyPresence run on nodes nodes.
+func (rep *presenceJSON) check(t *testing.T, nodes int) {
+	t.Helper()
+	if rep.Scenario != "presence" || rep.Server.Nodes != nodes || rep.Members != 40 || rep.PresenceIntervalMs != 100 || rep.Seconds < 0.9 || rep.Unanswered != 0 {
+		t.Fatalf("presence report %+v", rep)
+	}
+	if rep.Joins < 15 || rep.StateFrames < rep.Joins-5 || rep.DiffFrames > rep.DiffBound || rep.DiffFrames < 40*5 || rep.NaiveRatio <= 1 || rep.ServerCPUPercent <= 0 {
+		t.Fatalf("presence report %+v", rep)
+	}
+}
+
 func TestBenchRefusesClusterFlagsThatCannotRun(t *testing.T) {
 	for _, args := range [][]string{
 		{"fanout", "--nodes", "2"},
@@ -116,6 +157,10 @@ func TestBenchRefusesClusterFlagsThatCannotRun(t *testing.T) {
 		{"fanout", "--compare", "--nodes", "2", "--broker", "redis://127.0.0.1:1"},
 		{"chat", "--broker", "http://127.0.0.1:1"},
 		{"chat", "--members", "5..2"},
+		{"presence", "--nodes", "2"},
+		{"presence", "--members", "20000"},
+		{"presence", "--churn", "0"},
+		{"presence", "--broker", "redis://127.0.0.1:1", "--server-url", "ws://127.0.0.1:1/ws"},
 	} {
 		// A refusal is immediate; the timeout stops a run that was not
 		// refused.
@@ -129,8 +174,9 @@ func TestBenchRefusesClusterFlagsThatCannotRun(t *testing.T) {
 	}
 }
 
-// TestBenchClusterSmoke runs fanout and chat on 2 nodes sharing a broker
-// server that the test starts on a free port (never the shared one).
+// TestBenchClusterSmoke runs fanout, chat and presence on 2 or 3 nodes
+// sharing a broker server that the test starts on a free port (never the
+// shared one).
 func TestBenchClusterSmoke(t *testing.T) {
 	for _, b := range clusterBrokers {
 		t.Run(b.name, func(t *testing.T) {
@@ -152,6 +198,10 @@ func TestBenchClusterSmoke(t *testing.T) {
 			var chat rampJSON
 			benchJSON(t, &chat, append([]string{"chat", "--rooms", "6", "--members", "2..4", "--start-rate", "40", "--nodes", "3", "--broker", url}, tinyRamp...)...)
 			chat.check(t, "chat", 3, url)
+
+			var pres presenceJSON
+			benchJSON(t, &pres, append([]string{"presence", "--no-pin", "-q", "--json", "--nodes", "2", "--broker", url}, tinyPresence...)...)
+			pres.check(t, 2)
 		})
 	}
 }
