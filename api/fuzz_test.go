@@ -18,8 +18,8 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"channel":"chat.1","payload":null}`,
 		`{"Channel":"chat.1","payload":1}`,
 		`{"channel":1}`, `[]`, `null`, `{`, ``, `{"payload":"\ud800"}`,
-		`{"channel":"chat.1","op":"edit","ref":3,"payload":1}`, `{"channel":"chat.1","op":"delete","ref":18446744073709551615}`,
-		`{"op":"react","ref":-1}`, `{"ref":"3"}`,
+		`{"channel":"chat.1","op":"edit","target":3,"payload":1}`, `{"channel":"chat.1","op":"delete","target":18446744073709551615}`,
+		`{"op":"react","target":-1}`, `{"ref":"3"}`,
 	} {
 		f.Add([]byte(s))
 	}

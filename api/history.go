@@ -39,7 +39,7 @@ type HistoryPublication struct {
 	// Op and Ref make the publication an op entry: an edit, delete,
 	// react or unreact of the message at seq Ref.
 	Op  string `json:"op,omitempty"`
-	Ref uint64 `json:"ref,omitempty"`
+	Ref uint64 `json:"target,omitempty"`
 	// EditedAt, Deleted and Reactions say what op entries did to the
 	// message: Payload is then its latest edit's (null once deleted).
 	EditedAt  int64               `json:"editedAt,omitempty"`

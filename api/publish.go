@@ -23,11 +23,11 @@ type PublishRequest struct {
 	// one.
 	IdempotencyKey string `json:"idempotencyKey,omitempty"`
 	// Op, "edit" or "delete", makes the publish an op entry that changes
-	// the message at seq Ref, whoever wrote it: an edit's payload
+	// the message at seq Ref (wire name "target"), whoever wrote it: an edit's payload
 	// replaces the message's. The message must still be retained
 	// (not_found) and not be an op entry itself (bad_request).
 	Op  string `json:"op,omitempty"`
-	Ref uint64 `json:"ref,omitempty"`
+	Ref uint64 `json:"target,omitempty"`
 }
 
 // PublishResponse answers a publish with what the WebSocket ack carries,
@@ -183,7 +183,7 @@ func checkMessage(idempotencyKey, event string, payload json.RawMessage, op stri
 	}
 	// The frame's id and channel are stand-ins: the key is checked above
 	// (and may be absent here), the channels by the hub, one by one.
-	f := protocol.Frame{Type: protocol.TypePublish, ID: "x", Channel: "x", Event: event, Payload: payload, Op: op, RefSeq: ref}
+	f := protocol.Frame{Type: protocol.TypePublish, ID: "x", Channel: "x", Event: event, Payload: payload, Op: op, Target: ref}
 	if perr := f.ValidateClient(); perr != nil {
 		return perr
 	}

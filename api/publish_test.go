@@ -235,17 +235,17 @@ func TestPublishOps(t *testing.T) {
 		code   protocol.Code
 		seq    uint64
 	}{
-		{name: "edit a user's message", body: map[string]any{"channel": "ops.1", "op": "edit", "ref": 1, "payload": map[string]any{"text": "[moderated]"}}, seq: 4},
-		{name: "delete without payload", body: map[string]any{"channel": "ops.1", "op": "delete", "ref": 2}, seq: 5},
-		{name: "delete with a payload", body: map[string]any{"channel": "ops.1", "op": "delete", "ref": 3, "payload": map[string]any{"reason": "spam"}}, seq: 6},
-		{name: "a ref never published", body: map[string]any{"channel": "ops.1", "op": "edit", "ref": 99, "payload": 1}, status: 404, code: protocol.CodeNotFound},
-		{name: "a ref to an op entry", body: map[string]any{"channel": "ops.1", "op": "edit", "ref": 4, "payload": 1}, status: 400, code: protocol.CodeBadRequest},
-		{name: "a reaction", body: map[string]any{"channel": "ops.1", "op": "react", "ref": 1, "payload": "👍"}, doc: docRejects, status: 400, code: protocol.CodeBadRequest},
-		{name: "an unknown op", body: map[string]any{"channel": "ops.1", "op": "pin", "ref": 1, "payload": 1}, doc: docRejects, status: 400, code: protocol.CodeBadRequest},
-		{name: "ref 0", body: map[string]any{"channel": "ops.1", "op": "delete", "ref": 0}, doc: docRejects, status: 400, code: protocol.CodeBadRequest},
-		{name: "edit without payload", body: map[string]any{"channel": "ops.1", "op": "edit", "ref": 1}, doc: docRejects, status: 400, code: protocol.CodeBadRequest},
+		{name: "edit a user's message", body: map[string]any{"channel": "ops.1", "op": "edit", "target": 1, "payload": map[string]any{"text": "[moderated]"}}, seq: 4},
+		{name: "delete without payload", body: map[string]any{"channel": "ops.1", "op": "delete", "target": 2}, seq: 5},
+		{name: "delete with a payload", body: map[string]any{"channel": "ops.1", "op": "delete", "target": 3, "payload": map[string]any{"reason": "spam"}}, seq: 6},
+		{name: "a ref never published", body: map[string]any{"channel": "ops.1", "op": "edit", "target": 99, "payload": 1}, status: 404, code: protocol.CodeNotFound},
+		{name: "a ref to an op entry", body: map[string]any{"channel": "ops.1", "op": "edit", "target": 4, "payload": 1}, status: 400, code: protocol.CodeBadRequest},
+		{name: "a reaction", body: map[string]any{"channel": "ops.1", "op": "react", "target": 1, "payload": "👍"}, doc: docRejects, status: 400, code: protocol.CodeBadRequest},
+		{name: "an unknown op", body: map[string]any{"channel": "ops.1", "op": "pin", "target": 1, "payload": 1}, doc: docRejects, status: 400, code: protocol.CodeBadRequest},
+		{name: "ref 0", body: map[string]any{"channel": "ops.1", "op": "delete", "target": 0}, doc: docRejects, status: 400, code: protocol.CodeBadRequest},
+		{name: "edit without payload", body: map[string]any{"channel": "ops.1", "op": "edit", "target": 1}, doc: docRejects, status: 400, code: protocol.CodeBadRequest},
 		{name: "op without ref", body: map[string]any{"channel": "ops.1", "op": "edit", "payload": 1}, doc: docSilent, status: 400, code: protocol.CodeBadRequest},
-		{name: "ref without op", body: map[string]any{"channel": "ops.1", "ref": 1, "payload": 1}, doc: docSilent, status: 400, code: protocol.CodeBadRequest},
+		{name: "ref without op", body: map[string]any{"channel": "ops.1", "target": 1, "payload": 1}, doc: docSilent, status: 400, code: protocol.CodeBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,6 +285,6 @@ func TestPublishOps(t *testing.T) {
 
 	t.Run("a broadcast carries no op", func(t *testing.T) {
 		c.do(t, call{method: http.MethodPost, path: "/api/broadcast", doc: docRejects,
-			body: map[string]any{"channels": []string{"ops.1"}, "op": "edit", "ref": 1, "payload": 1}}).expectError(t, 400, protocol.CodeBadRequest)
+			body: map[string]any{"channels": []string{"ops.1"}, "op": "edit", "target": 1, "payload": 1}}).expectError(t, 400, protocol.CodeBadRequest)
 	})
 }

@@ -864,7 +864,7 @@ func TestSchemasAgreeWithValidateClient(t *testing.T) {
 			f["op"] = op
 		}
 		if ref != nil {
-			f["ref"] = ref
+			f["target"] = ref
 		}
 		if len(payload) > 0 {
 			f["payload"] = payload[0]

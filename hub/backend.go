@@ -112,7 +112,7 @@ func (h *Hub) backendPublication(channel string, p *BackendPublish) (*herald.Pub
 	if p.ID == "" {
 		p.ID = newPublishID()
 	}
-	f := protocol.Frame{Type: protocol.TypePublish, ID: p.ID, Channel: channel, Event: p.Event, Payload: p.Payload, Op: p.Op, RefSeq: p.Ref}
+	f := protocol.Frame{Type: protocol.TypePublish, ID: p.ID, Channel: channel, Event: p.Event, Payload: p.Payload, Op: p.Op, Target: p.Ref}
 	if perr := f.ValidateClient(); perr != nil {
 		return nil, perr
 	}

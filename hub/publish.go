@@ -101,7 +101,7 @@ func (s *Session) admitPublish(id *herald.Identity, f *protocol.Frame) (*herald.
 	if !s.allowPublish(protocol.Namespace(f.Channel), &ns) {
 		return nil, &protocol.Error{Code: protocol.CodeRateLimited, Message: "publishing too fast to this namespace; slow down"}
 	}
-	pub := &herald.Publication{ID: f.ID, Event: f.Event, Payload: f.Payload, From: id.UserID, Op: f.Op, Ref: f.RefSeq}
+	pub := &herald.Publication{ID: f.ID, Event: f.Event, Payload: f.Payload, From: id.UserID, Op: f.Op, Ref: f.Target}
 	if ns.PublishHook && h.cfg.Hooks != nil {
 		ctx, cancel := context.WithTimeout(h.life, h.cfg.HookTimeout)
 		payload, err := h.cfg.Hooks.Publish(ctx, s.clientInfo(id), f.Channel, f.Event, f.Payload)

@@ -58,7 +58,7 @@ func appendMessageFields(dst []byte, m *Message) []byte {
 		dst = AppendString(dst, m.Op)
 	}
 	if m.Ref != 0 {
-		dst = append(dst, `,"ref":`...)
+		dst = append(dst, `,"target":`...)
 		dst = strconv.AppendUint(dst, m.Ref, 10)
 	}
 	dst = append(dst, `,"payload":`...)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"reflect"
 )
 
 // Frame types sent by clients.
@@ -80,8 +79,7 @@ type Frame struct {
 	// the publisher's id.
 	ID string `json:"id,omitempty"`
 	// Ref, in an error frame, is the id of the client frame it answers.
-	// (In publish and message frames "ref" is an integer: RefSeq.)
-	Ref   string `json:"-"`
+	Ref   string `json:"ref,omitempty"`
 	Token string `json:"token,omitempty"`
 
 	Channel string `json:"channel,omitempty"`
@@ -97,10 +95,10 @@ type Frame struct {
 	From      string          `json:"from,omitempty"`
 
 	// Op, in publish and message, makes the publication an op entry that
-	// changes the message at seq RefSeq (OpEdit, OpDelete, OpReact,
-	// OpUnreact). On the wire RefSeq is "ref", an integer.
+	// changes the message at seq Target (OpEdit, OpDelete, OpReact,
+	// OpUnreact), or, in message, a state write (OpState).
 	Op     string `json:"op,omitempty"`
-	RefSeq uint64 `json:"-"`
+	Target uint64 `json:"target,omitempty"`
 	// EditedAt, Deleted and Reactions, in history pages and replayed
 	// messages, describe what op entries did to a message: the time of
 	// its latest edit, whether it was deleted (then its payload is null),
@@ -190,47 +188,6 @@ type PresenceMember struct {
 	Connections int `json:"connections"`
 	// Info is the token's info claim, or absent.
 	Info json.RawMessage `json:"info,omitempty"`
-}
-
-// frameJSON is Frame without its methods, for encoding/json.
-type frameJSON Frame
-
-// UnmarshalJSON decodes a frame. The field "ref" has two types: a string
-// in error frames (Ref), an integer in publish and message frames
-// (RefSeq).
-func (f *Frame) UnmarshalJSON(data []byte) error {
-	aux := struct {
-		*frameJSON
-		Ref json.RawMessage `json:"ref"`
-	}{frameJSON: (*frameJSON)(f)}
-	if err := json.Unmarshal(data, &aux); err != nil {
-		return err
-	}
-	ref := bytes.TrimSpace(aux.Ref)
-	switch {
-	case len(ref) == 0 || string(ref) == "null":
-	case ref[0] == '"':
-		return json.Unmarshal(ref, &f.Ref)
-	case json.Unmarshal(ref, &f.RefSeq) != nil:
-		return &json.UnmarshalTypeError{Value: "ref " + truncate(string(ref), 16), Type: reflect.TypeFor[uint64](), Field: "ref"}
-	}
-	return nil
-}
-
-// MarshalJSON encodes a frame as UnmarshalJSON reads it: "ref" is Ref
-// when set, else RefSeq when not zero.
-func (f Frame) MarshalJSON() ([]byte, error) {
-	aux := struct {
-		frameJSON
-		Ref any `json:"ref,omitempty"`
-	}{frameJSON: frameJSON(f)}
-	switch {
-	case f.Ref != "":
-		aux.Ref = f.Ref
-	case f.RefSeq != 0:
-		aux.Ref = f.RefSeq
-	}
-	return json.Marshal(aux)
 }
 
 // ErrMalformed is returned by Decode for input that is not a JSON object

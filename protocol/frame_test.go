@@ -29,15 +29,15 @@ func TestDecode(t *testing.T) {
 		{"history before", `{"type":"history","id":"h","channel":"c","before":100}`, []Frame{{Type: "history", ID: "h", Channel: "c", Before: u64(100)}}, ""},
 		{"history limit not an integer", `{"type":"history","id":"h","channel":"c","limit":1.5}`, nil, CodeBadRequest},
 		{"history negative after", `{"type":"history","id":"h","channel":"c","after":-1}`, nil, CodeBadRequest},
-		{"edit", `{"type":"publish","id":"e","channel":"c","op":"edit","ref":7,"payload":2}`,
-			[]Frame{{Type: "publish", ID: "e", Channel: "c", Op: "edit", RefSeq: 7, Payload: json.RawMessage(`2`)}}, ""},
+		{"edit", `{"type":"publish","id":"e","channel":"c","op":"edit","target":7,"payload":2}`,
+			[]Frame{{Type: "publish", ID: "e", Channel: "c", Op: "edit", Target: 7, Payload: json.RawMessage(`2`)}}, ""},
 		{"ref of an error", `{"type":"error","code":"forbidden","message":"m","ref":"p1"}`,
 			[]Frame{{Type: "error", Code: CodeForbidden, Message: "m", Ref: "p1"}}, ""},
 		{"null ref", `{"type":"ping","ref":null}`, []Frame{{Type: "ping"}}, ""},
-		{"negative ref", `{"type":"publish","id":"e","channel":"c","op":"edit","ref":-1,"payload":2}`, nil, CodeBadRequest},
-		{"fractional ref", `{"type":"publish","id":"e","channel":"c","op":"edit","ref":1.5,"payload":2}`, nil, CodeBadRequest},
-		{"ref of another type", `{"type":"publish","id":"e","channel":"c","op":"edit","ref":true,"payload":2}`, nil, CodeBadRequest},
-		{"wrong ref in a batch", `[{"type":"ping"},{"type":"publish","ref":{}}]`, nil, CodeBadRequest},
+		{"negative target", `{"type":"publish","id":"e","channel":"c","op":"edit","target":-1,"payload":2}`, nil, CodeBadRequest},
+		{"fractional target", `{"type":"publish","id":"e","channel":"c","op":"edit","target":1.5,"payload":2}`, nil, CodeBadRequest},
+		{"target of another type", `{"type":"publish","id":"e","channel":"c","op":"edit","target":true,"payload":2}`, nil, CodeBadRequest},
+		{"wrong target in a batch", `[{"type":"ping"},{"type":"publish","target":{}}]`, nil, CodeBadRequest},
 		{"reactions", `{"type":"message","channel":"c","seq":1,"payload":null,"timestamp":1,"deleted":true,"editedAt":5,"reactions":{"👍":{"count":2,"users":["a","b"]}}}`,
 			[]Frame{{Type: "message", Channel: "c", Seq: 1, Payload: json.RawMessage(`null`), Timestamp: 1, Deleted: true, EditedAt: 5,
 				Reactions: map[string]Reaction{"👍": {Count: 2, Users: []string{"a", "b"}}}}}, ""},
@@ -107,22 +107,22 @@ func TestValidateClient(t *testing.T) {
 		{"history before 0", Frame{Type: TypeHistory, ID: "h", Channel: "c", Before: u64(0)}, CodeBadRequest},
 		{"history limit 0", Frame{Type: TypeHistory, ID: "h", Channel: "c", Limit: intp(0)}, CodeBadRequest},
 		{"history negative limit", Frame{Type: TypeHistory, ID: "h", Channel: "c", Limit: intp(-5)}, CodeBadRequest},
-		{"edit", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpEdit, RefSeq: 3, Payload: json.RawMessage(`{}`)}, ""},
-		{"edit without payload", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpEdit, RefSeq: 3}, CodeBadRequest},
-		{"delete without payload", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpDelete, RefSeq: 3}, ""},
-		{"delete with payload", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpDelete, RefSeq: 3, Payload: json.RawMessage(`{"why":"spam"}`)}, ""},
+		{"edit", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpEdit, Target: 3, Payload: json.RawMessage(`{}`)}, ""},
+		{"edit without payload", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpEdit, Target: 3}, CodeBadRequest},
+		{"delete without payload", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpDelete, Target: 3}, ""},
+		{"delete with payload", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpDelete, Target: 3, Payload: json.RawMessage(`{"why":"spam"}`)}, ""},
 		{"op without ref", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpDelete}, CodeBadRequest},
-		{"ref without op", Frame{Type: TypePublish, ID: "1", Channel: "c", RefSeq: 3, Payload: json.RawMessage(`1`)}, CodeBadRequest},
+		{"ref without op", Frame{Type: TypePublish, ID: "1", Channel: "c", Target: 3, Payload: json.RawMessage(`1`)}, CodeBadRequest},
 		{"string ref", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpEdit, Ref: "3", Payload: json.RawMessage(`1`)}, CodeBadRequest},
-		{"unknown op", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: "pin", RefSeq: 3, Payload: json.RawMessage(`1`)}, CodeBadRequest},
-		{"react", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3, Payload: json.RawMessage(`"👍"`)}, ""},
-		{"unreact", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpUnreact, RefSeq: 3, Payload: json.RawMessage(`"+1"`)}, ""},
-		{"react without a key", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3}, CodeBadRequest},
-		{"react with an empty key", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3, Payload: json.RawMessage(`""`)}, CodeBadRequest},
-		{"react with a number", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3, Payload: json.RawMessage(`1`)}, CodeBadRequest},
-		{"react with an object", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3, Payload: json.RawMessage(`{"k":"x"}`)}, CodeBadRequest},
-		{"react with a key of 64 bytes", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3, Payload: json.RawMessage(`"` + strings.Repeat("👍", 16) + `"`)}, ""},
-		{"react with a key of 65 bytes", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, RefSeq: 3, Payload: json.RawMessage(`"` + strings.Repeat("👍", 16) + `x"`)}, CodeTooLarge},
+		{"unknown op", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: "pin", Target: 3, Payload: json.RawMessage(`1`)}, CodeBadRequest},
+		{"react", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, Target: 3, Payload: json.RawMessage(`"👍"`)}, ""},
+		{"unreact", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpUnreact, Target: 3, Payload: json.RawMessage(`"+1"`)}, ""},
+		{"react without a key", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, Target: 3}, CodeBadRequest},
+		{"react with an empty key", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, Target: 3, Payload: json.RawMessage(`""`)}, CodeBadRequest},
+		{"react with a number", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, Target: 3, Payload: json.RawMessage(`1`)}, CodeBadRequest},
+		{"react with an object", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, Target: 3, Payload: json.RawMessage(`{"k":"x"}`)}, CodeBadRequest},
+		{"react with a key of 64 bytes", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, Target: 3, Payload: json.RawMessage(`"` + strings.Repeat("👍", 16) + `"`)}, ""},
+		{"react with a key of 65 bytes", Frame{Type: TypePublish, ID: "1", Channel: "c", Op: OpReact, Target: 3, Payload: json.RawMessage(`"` + strings.Repeat("👍", 16) + `x"`)}, CodeTooLarge},
 		{"id too long", Frame{Type: TypePing, ID: long}, CodeTooLarge},
 		{"id with control char", Frame{Type: TypePing, ID: "a\nb"}, CodeBadRequest},
 		{"ping", Frame{Type: TypePing}, ""},
@@ -178,7 +178,7 @@ func TestAppendRoundTrip(t *testing.T) {
 		{"typing_notice", AppendTypingNotice(nil, "c", "bob", 5000), Frame{Type: TypeTypingNotice, Channel: "c", UserID: "bob", TTL: 5000}},
 		{"error", AppendError(nil, &Error{Code: CodeForbidden, Message: "no\n"}, "r1", "c"), Frame{Type: TypeError, Code: CodeForbidden, Message: "no\n", Ref: "r1", Channel: "c"}},
 		{"op entry", AppendMessage(nil, &Message{Channel: "c", Seq: 9, ID: "e", Op: OpEdit, Ref: 7, Payload: []byte(`{"text":"hi!"}`), Timestamp: 6, From: "alice"}),
-			Frame{Type: TypeMessage, Channel: "c", Seq: 9, ID: "e", Op: OpEdit, RefSeq: 7, Payload: json.RawMessage(`{"text":"hi!"}`), Timestamp: 6, From: "alice"}},
+			Frame{Type: TypeMessage, Channel: "c", Seq: 9, ID: "e", Op: OpEdit, Target: 7, Payload: json.RawMessage(`{"text":"hi!"}`), Timestamp: 6, From: "alice"}},
 		{"edited with reactions", AppendMessage(nil, &Message{Channel: "c", Seq: 7, Payload: []byte(`1`), Timestamp: 5, EditedAt: 6,
 			Reactions: []Reaction{{Key: "👍", Count: 3, Users: []string{"a", "b"}}, {Key: "\"q\"", Count: 1, Users: []string{"c"}}}}),
 			Frame{Type: TypeMessage, Channel: "c", Seq: 7, Payload: json.RawMessage(`1`), Timestamp: 5, EditedAt: 6,
@@ -226,20 +226,20 @@ func TestHistoryPageCarriesEmptyPositions(t *testing.T) {
 }
 
 // TestFrameMarshal checks that the frames a client encodes with
-// encoding/json come back as they were: "ref" as the string of an error
-// or the seq of an op.
+// encoding/json come out as documented: "ref" the string of an error,
+// "target" the seq of an op.
 func TestFrameMarshal(t *testing.T) {
 	tests := []struct {
 		name string
 		f    Frame
 		json string
 	}{
-		{"edit", Frame{Type: TypePublish, ID: "e", Channel: "c", Op: OpEdit, RefSeq: 7, Payload: json.RawMessage(`1`)},
-			`{"type":"publish","id":"e","channel":"c","payload":1,"op":"edit","ref":7}`},
-		{"error", Frame{Type: TypeError, Ref: "p1", Code: CodeForbidden, Message: "no"}, `{"type":"error","code":"forbidden","message":"no","ref":"p1"}`},
-		{"no ref", Frame{Type: TypePing, ID: "p"}, `{"type":"ping","id":"p"}`},
-		{"page", Frame{Type: TypeHistoryPage, Messages: []Frame{{Seq: 2, Op: OpDelete, RefSeq: 1}}},
-			`{"type":"history_page","messages":[{"type":"","seq":2,"op":"delete","ref":1}]}`},
+		{"edit", Frame{Type: TypePublish, ID: "e", Channel: "c", Op: OpEdit, Target: 7, Payload: json.RawMessage(`1`)},
+			`{"type":"publish","id":"e","channel":"c","payload":1,"op":"edit","target":7}`},
+		{"error", Frame{Type: TypeError, Ref: "p1", Code: CodeForbidden, Message: "no"}, `{"type":"error","ref":"p1","code":"forbidden","message":"no"}`},
+		{"neither", Frame{Type: TypePing, ID: "p"}, `{"type":"ping","id":"p"}`},
+		{"page", Frame{Type: TypeHistoryPage, Messages: []Frame{{Seq: 2, Op: OpDelete, Target: 1}}},
+			`{"type":"history_page","messages":[{"type":"","seq":2,"op":"delete","target":1}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,10 +19,10 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"history","id":"h","channel":"chat.1","after":10,"limit":50}`,
 		`{"type":"history","id":"h","channel":"chat.1","before":1,"after":2}`,
 		`{"type":"history","id":"h","channel":"c","limit":-1,"before":0}`,
-		`{"type":"publish","id":"e","channel":"c","op":"edit","ref":3,"payload":{"t":1}}`,
-		`{"type":"publish","id":"r","channel":"c","op":"react","ref":3,"payload":"\ud83d\udc4d"}`,
-		`{"type":"publish","id":"d","channel":"c","op":"delete","ref":18446744073709551615}`,
-		`{"type":"error","code":"x","ref":"p"}`, `{"ref":-1}`, `{"ref":[1]}`,
+		`{"type":"publish","id":"e","channel":"c","op":"edit","target":3,"payload":{"t":1}}`,
+		`{"type":"publish","id":"r","channel":"c","op":"react","target":3,"payload":"\ud83d\udc4d"}`,
+		`{"type":"publish","id":"d","channel":"c","op":"delete","target":18446744073709551615}`,
+		`{"type":"error","code":"x","ref":"p"}`, `{"target":-1}`, `{"target":[1]}`,
 		`[]`, `{`, `null`, `{"lastSeq":1e3}`,
 	}
 	for _, s := range seeds {
@@ -52,7 +52,7 @@ func FuzzDecode(f *testing.F) {
 			if fr.Type != TypePublish {
 				continue
 			}
-			if (fr.Op == "") != (fr.RefSeq == 0) || (len(fr.Payload) == 0 && fr.Op != OpDelete) {
+			if (fr.Op == "") != (fr.Target == 0) || (len(fr.Payload) == 0 && fr.Op != OpDelete) {
 				t.Fatalf("ValidateClient accepted publish %+v", fr)
 			}
 			if fr.Op == OpReact || fr.Op == OpUnreact {
@@ -61,12 +61,12 @@ func FuzzDecode(f *testing.F) {
 				}
 			}
 			out := AppendMessage(nil, &Message{Channel: fr.Channel, Seq: 1, ID: fr.ID,
-				Event: fr.Event, Payload: fr.Payload, Timestamp: 1, From: fr.Token, Op: fr.Op, Ref: fr.RefSeq})
+				Event: fr.Event, Payload: fr.Payload, Timestamp: 1, From: fr.Token, Op: fr.Op, Ref: fr.Target})
 			var back Frame
 			if err := json.Unmarshal(out, &back); err != nil {
 				t.Fatalf("message frame %s does not decode: %v", out, err)
 			}
-			if back.Channel != fr.Channel || back.ID != fr.ID || back.Event != fr.Event || back.Op != fr.Op || back.RefSeq != fr.RefSeq {
+			if back.Channel != fr.Channel || back.ID != fr.ID || back.Event != fr.Event || back.Op != fr.Op || back.Target != fr.Target {
 				t.Fatalf("round trip changed fields: %+v -> %+v", fr, back)
 			}
 		}
@@ -86,10 +86,8 @@ func checkMarshal(t *testing.T, fr *Frame) {
 	if err != nil || len(back) != 1 {
 		t.Fatalf("%s does not decode: %v", b, err)
 	}
-	// A frame has one "ref": Ref when both are set (as no frame type
-	// has), else RefSeq.
 	g := &back[0]
-	if g.Type != fr.Type || g.ID != fr.ID || g.Op != fr.Op || g.Ref != fr.Ref || (fr.Ref == "" && g.RefSeq != fr.RefSeq) {
+	if g.Type != fr.Type || g.ID != fr.ID || g.Op != fr.Op || g.Ref != fr.Ref || g.Target != fr.Target {
 		t.Fatalf("%+v encodes as %s, which decodes to %+v", fr, b, g)
 	}
 }

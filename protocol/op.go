@@ -61,26 +61,22 @@ func ReactionKey(payload []byte) (string, *Error) {
 	return key, nil
 }
 
-// validateOp checks a publish's op and ref: both or neither, a known op,
-// a ref of 1 or more, and for a reaction its key. Whether ref names a
-// message is for the server to check.
+// validateOp checks a publish's op and target: both or neither, a known
+// op, a target of 1 or more, and for a reaction its key. Whether target
+// names a message is for the server to check.
 func validateOp(f *Frame) *Error {
-	if f.Ref != "" {
-		// "ref" came as a string: an error frame's, not a seq.
-		return &Error{Code: CodeBadRequest, Message: "ref is the seq of a message: an integer"}
-	}
 	switch f.Op {
 	case "":
-		if f.RefSeq != 0 {
-			return &Error{Code: CodeBadRequest, Message: "ref goes with an op (edit, delete, react or unreact)"}
+		if f.Target != 0 {
+			return &Error{Code: CodeBadRequest, Message: "target goes with an op (edit, delete, react or unreact)"}
 		}
 		return nil
 	case OpEdit, OpDelete, OpReact, OpUnreact:
 	default:
 		return Errorf(CodeBadRequest, "unknown op %q; the ops are edit, delete, react and unreact", truncate(f.Op, 32))
 	}
-	if f.RefSeq == 0 {
-		return Errorf(CodeBadRequest, "op %s needs ref: the seq of the message it changes, 1 or more", f.Op)
+	if f.Target == 0 {
+		return Errorf(CodeBadRequest, "op %s needs target: the seq of the message it changes, 1 or more", f.Op)
 	}
 	if f.Op == OpReact || f.Op == OpUnreact {
 		if _, perr := ReactionKey(f.Payload); perr != nil {

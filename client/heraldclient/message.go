@@ -106,7 +106,7 @@ func messageFromFrame(f *protocol.Frame) Message {
 		Timestamp: time.UnixMilli(f.Timestamp),
 		From:      f.From,
 		Op:        f.Op,
-		Ref:       f.RefSeq,
+		Ref:       f.Target,
 		Deleted:   f.Deleted,
 	}
 	if f.EditedAt != 0 {

@@ -92,7 +92,7 @@ func (c *Client) publishOp(ctx context.Context, channel, op string, seq uint64, 
 	if seq == 0 {
 		return Ack{}, &Error{Code: protocol.CodeBadRequest, Message: "seq must be 1 or more"}
 	}
-	return c.publish(ctx, &protocol.Frame{Type: protocol.TypePublish, Channel: channel, Op: op, RefSeq: seq, Payload: payload}, opts)
+	return c.publish(ctx, &protocol.Frame{Type: protocol.TypePublish, Channel: channel, Op: op, Target: seq, Payload: payload}, opts)
 }
 
 // publish sends a publish frame, f without its id, through the outbox.

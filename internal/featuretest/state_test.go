@@ -41,7 +41,7 @@ func TestChannelState(t *testing.T) {
 			}
 			set("s6", "title", "final v2")
 			m := nextOf(t, bob, protocol.TypeMessage, 5*time.Second)
-			if m.Op != protocol.OpState || m.RefSeq != 0 || m.Event != "title" || string(m.Payload) != `"final v2"` || m.Seq != sub.Seq+1 {
+			if m.Op != protocol.OpState || m.Target != 0 || m.Event != "title" || string(m.Payload) != `"final v2"` || m.Seq != sub.Seq+1 {
 				t.Fatalf("bob got %+v, want the write of title as the next message", m)
 			}
 

@@ -40,21 +40,21 @@ func runOps(t *testing.T, tr Transport) {
 		first := alice.op(ch, "e1", protocol.OpEdit, orig.Seq, map[string]any{"text": "hi!"})
 		second := alice.op(ch, "e2", protocol.OpEdit, orig.Seq, map[string]any{"text": "hi!!"})
 		expectMessage(t, bob.expect(protocol.TypeMessage), protocol.Frame{Seq: 1, ID: "m1", Payload: raw(`{"text":"hi"}`), From: "alice", Timestamp: orig.Timestamp})
-		expectMessage(t, bob.expect(protocol.TypeMessage), protocol.Frame{Seq: 2, ID: "e1", Op: protocol.OpEdit, RefSeq: 1, Payload: raw(`{"text":"hi!"}`), From: "alice", Timestamp: first.Timestamp})
-		expectMessage(t, bob.expect(protocol.TypeMessage), protocol.Frame{Seq: 3, ID: "e2", Op: protocol.OpEdit, RefSeq: 1, Payload: raw(`{"text":"hi!!"}`), From: "alice", Timestamp: second.Timestamp})
+		expectMessage(t, bob.expect(protocol.TypeMessage), protocol.Frame{Seq: 2, ID: "e1", Op: protocol.OpEdit, Target: 1, Payload: raw(`{"text":"hi!"}`), From: "alice", Timestamp: first.Timestamp})
+		expectMessage(t, bob.expect(protocol.TypeMessage), protocol.Frame{Seq: 3, ID: "e2", Op: protocol.OpEdit, Target: 1, Payload: raw(`{"text":"hi!!"}`), From: "alice", Timestamp: second.Timestamp})
 
 		edited := protocol.Frame{Seq: 1, ID: "m1", Payload: raw(`{"text":"hi!!"}`), From: "alice", Timestamp: orig.Timestamp, EditedAt: second.Timestamp}
 		late := login(t, tr, srv, "carol", "ops.>")
 		late.subscribe(ch, u64(0))
 		expectMessage(t, late.expect(protocol.TypeMessage), edited)
-		expectMessage(t, late.expect(protocol.TypeMessage), protocol.Frame{Seq: 2, ID: "e1", Op: protocol.OpEdit, RefSeq: 1, Payload: raw(`{"text":"hi!"}`), From: "alice", Timestamp: first.Timestamp})
-		expectMessage(t, late.expect(protocol.TypeMessage), protocol.Frame{Seq: 3, ID: "e2", Op: protocol.OpEdit, RefSeq: 1, Payload: raw(`{"text":"hi!!"}`), From: "alice", Timestamp: second.Timestamp})
+		expectMessage(t, late.expect(protocol.TypeMessage), protocol.Frame{Seq: 2, ID: "e1", Op: protocol.OpEdit, Target: 1, Payload: raw(`{"text":"hi!"}`), From: "alice", Timestamp: first.Timestamp})
+		expectMessage(t, late.expect(protocol.TypeMessage), protocol.Frame{Seq: 3, ID: "e2", Op: protocol.OpEdit, Target: 1, Payload: raw(`{"text":"hi!!"}`), From: "alice", Timestamp: second.Timestamp})
 		page := late.history(map[string]any{"channel": ch})
 		if len(page.Messages) != 3 {
 			t.Fatalf("history of %d messages, want 3", len(page.Messages))
 		}
 		expectMessage(t, page.Messages[0], edited)
-		if page.Messages[1].Op != protocol.OpEdit || page.Messages[2].RefSeq != 1 {
+		if page.Messages[1].Op != protocol.OpEdit || page.Messages[2].Target != 1 {
 			t.Fatalf("history's op entries %+v", page.Messages[1:])
 		}
 	})
@@ -66,7 +66,7 @@ func runOps(t *testing.T, tr Transport) {
 		alice.publish(ch, "m2", "kept")
 		alice.op(ch, "r1", protocol.OpReact, orig.Seq, "👍")
 		alice.op(ch, "e1", protocol.OpEdit, orig.Seq, "edited first")
-		del := alice.opRaw(map[string]any{"type": "publish", "id": "d1", "channel": ch, "op": "delete", "ref": orig.Seq})
+		del := alice.opRaw(map[string]any{"type": "publish", "id": "d1", "channel": ch, "op": "delete", "target": orig.Seq})
 		if del.Type != protocol.TypeAck || del.Seq != 5 {
 			t.Fatalf("delete without payload got %+v", del)
 		}
@@ -82,7 +82,7 @@ func runOps(t *testing.T, tr Transport) {
 		if m := page.Messages[1]; string(m.Payload) != `"kept"` || m.Deleted || m.EditedAt != 0 {
 			t.Fatalf("an untouched message came back as %+v", m)
 		}
-		if m := page.Messages[4]; m.Op != protocol.OpDelete || m.RefSeq != 1 || string(m.Payload) != "null" {
+		if m := page.Messages[4]; m.Op != protocol.OpDelete || m.Target != 1 || string(m.Payload) != "null" {
 			t.Fatalf("the delete's own entry is %+v (payload %s)", m, m.Payload)
 		}
 		late := login(t, tr, srv, "carol", "ops.>")
@@ -166,7 +166,7 @@ func runOps(t *testing.T, tr Transport) {
 		orig := alice.publish(ch, "m1", "alice's")
 		mallory := login(t, tr, srv, "mallory", "ops.>")
 		for _, op := range []string{protocol.OpEdit, protocol.OpDelete} {
-			f := mallory.opRaw(map[string]any{"type": "publish", "id": "x-" + op, "channel": ch, "op": op, "ref": orig.Seq, "payload": "mine now"})
+			f := mallory.opRaw(map[string]any{"type": "publish", "id": "x-" + op, "channel": ch, "op": op, "target": orig.Seq, "payload": "mine now"})
 			if f.Type != protocol.TypeError || f.Code != protocol.CodeForbidden || f.Ref != "x-"+op || f.Channel != ch {
 				t.Fatalf("%s of another's message got %+v", op, f)
 			}
@@ -175,7 +175,7 @@ func runOps(t *testing.T, tr Transport) {
 		mallory.op(ch, "x-react", protocol.OpReact, orig.Seq, "👎")
 		// Publishing at all needs the channel.
 		outsider := login(t, tr, srv, "eve", "elsewhere.>")
-		if f := outsider.opRaw(map[string]any{"type": "publish", "id": "o", "channel": ch, "op": "react", "ref": 1, "payload": "👍"}); f.Code != protocol.CodeForbidden {
+		if f := outsider.opRaw(map[string]any{"type": "publish", "id": "o", "channel": ch, "op": "react", "target": 1, "payload": "👍"}); f.Code != protocol.CodeForbidden {
 			t.Fatalf("a reaction without the channel got %+v", f)
 		}
 		page := alice.history(map[string]any{"channel": ch, "limit": 1, "before": 2})
@@ -195,17 +195,17 @@ func runOps(t *testing.T, tr Transport) {
 			frame map[string]any
 			code  protocol.Code
 		}{
-			{"a seq never published", map[string]any{"op": "edit", "ref": 99, "payload": 1}, protocol.CodeNotFound},
-			{"an op entry", map[string]any{"op": "edit", "ref": 2, "payload": 1}, protocol.CodeBadRequest},
-			{"a reaction to an op entry", map[string]any{"op": "react", "ref": 2, "payload": "👍"}, protocol.CodeBadRequest},
-			{"a namespace without history", map[string]any{"channel": "live.1", "op": "edit", "ref": 1, "payload": 1}, protocol.CodeNotFound},
+			{"a seq never published", map[string]any{"op": "edit", "target": 99, "payload": 1}, protocol.CodeNotFound},
+			{"an op entry", map[string]any{"op": "edit", "target": 2, "payload": 1}, protocol.CodeBadRequest},
+			{"a reaction to an op entry", map[string]any{"op": "react", "target": 2, "payload": "👍"}, protocol.CodeBadRequest},
+			{"a namespace without history", map[string]any{"channel": "live.1", "op": "edit", "target": 1, "payload": 1}, protocol.CodeNotFound},
 			{"op without ref", map[string]any{"op": "edit", "payload": 1}, protocol.CodeBadRequest},
-			{"ref without op", map[string]any{"ref": 1, "payload": 1}, protocol.CodeBadRequest},
-			{"ref 0", map[string]any{"op": "delete", "ref": 0}, protocol.CodeBadRequest},
-			{"unknown op", map[string]any{"op": "pin", "ref": 1, "payload": 1}, protocol.CodeBadRequest},
-			{"edit without payload", map[string]any{"op": "edit", "ref": 1}, protocol.CodeBadRequest},
-			{"reaction key not a string", map[string]any{"op": "react", "ref": 1, "payload": 1}, protocol.CodeBadRequest},
-			{"reaction key too long", map[string]any{"op": "react", "ref": 1, "payload": string(bytes.Repeat([]byte("k"), protocol.MaxReactionLen+1))}, protocol.CodeTooLarge},
+			{"ref without op", map[string]any{"target": 1, "payload": 1}, protocol.CodeBadRequest},
+			{"ref 0", map[string]any{"op": "delete", "target": 0}, protocol.CodeBadRequest},
+			{"unknown op", map[string]any{"op": "pin", "target": 1, "payload": 1}, protocol.CodeBadRequest},
+			{"edit without payload", map[string]any{"op": "edit", "target": 1}, protocol.CodeBadRequest},
+			{"reaction key not a string", map[string]any{"op": "react", "target": 1, "payload": 1}, protocol.CodeBadRequest},
+			{"reaction key too long", map[string]any{"op": "react", "target": 1, "payload": string(bytes.Repeat([]byte("k"), protocol.MaxReactionLen+1))}, protocol.CodeTooLarge},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -244,11 +244,11 @@ func runOps(t *testing.T, tr Transport) {
 		alice := login(t, tr, srv, "alice", "ops.>")
 		orig := alice.publish(ch, "m1", map[string]any{"text": "rude"})
 		alice.publish(ch, "m2", "fine")
-		status, body := apiPublish(t, srv, map[string]any{"channel": ch, "op": "edit", "ref": orig.Seq, "payload": map[string]any{"text": "[moderated]"}, "idempotencyKey": "mod-1"})
+		status, body := apiPublish(t, srv, map[string]any{"channel": ch, "op": "edit", "target": orig.Seq, "payload": map[string]any{"text": "[moderated]"}, "idempotencyKey": "mod-1"})
 		if status != http.StatusOK || body["seq"] != 3.0 {
 			t.Fatalf("API edit: %d %v", status, body)
 		}
-		status, body = apiPublish(t, srv, map[string]any{"channel": ch, "op": "delete", "ref": 2})
+		status, body = apiPublish(t, srv, map[string]any{"channel": ch, "op": "delete", "target": 2})
 		if status != http.StatusOK || body["seq"] != 4.0 {
 			t.Fatalf("API delete without payload: %d %v", status, body)
 		}
@@ -256,9 +256,9 @@ func runOps(t *testing.T, tr Transport) {
 			req    map[string]any
 			status int
 		}{
-			{map[string]any{"channel": ch, "op": "react", "ref": 1, "payload": "👍"}, http.StatusBadRequest},
-			{map[string]any{"channel": ch, "op": "edit", "ref": 50, "payload": 1}, http.StatusNotFound},
-			{map[string]any{"channel": ch, "op": "edit", "ref": 3, "payload": 1}, http.StatusBadRequest},
+			{map[string]any{"channel": ch, "op": "react", "target": 1, "payload": "👍"}, http.StatusBadRequest},
+			{map[string]any{"channel": ch, "op": "edit", "target": 50, "payload": 1}, http.StatusNotFound},
+			{map[string]any{"channel": ch, "op": "edit", "target": 3, "payload": 1}, http.StatusBadRequest},
 			{map[string]any{"channel": ch, "op": "edit", "payload": 1}, http.StatusBadRequest},
 		} {
 			if status, body := apiPublish(t, srv, bad.req); status != bad.status {
@@ -266,10 +266,10 @@ func runOps(t *testing.T, tr Transport) {
 			}
 		}
 		expectRun(t, bob, ch, 1, 2)
-		if m := bob.expect(protocol.TypeMessage); m.Op != protocol.OpEdit || m.RefSeq != 1 || m.From != "" || string(m.Payload) != `{"text":"[moderated]"}` {
+		if m := bob.expect(protocol.TypeMessage); m.Op != protocol.OpEdit || m.Target != 1 || m.From != "" || string(m.Payload) != `{"text":"[moderated]"}` {
 			t.Fatalf("the live edit is %+v", m)
 		}
-		if m := bob.expect(protocol.TypeMessage); m.Op != protocol.OpDelete || m.RefSeq != 2 {
+		if m := bob.expect(protocol.TypeMessage); m.Op != protocol.OpDelete || m.Target != 2 {
 			t.Fatalf("the live delete is %+v", m)
 		}
 		page := bob.history(map[string]any{"channel": ch, "limit": 2, "before": 3})
@@ -285,7 +285,7 @@ func runOps(t *testing.T, tr Transport) {
 // op publishes an op entry and returns its ack, skipping message frames.
 func (c *client) op(channel, id, op string, ref uint64, payload any) protocol.Frame {
 	c.t.Helper()
-	f := c.opRaw(map[string]any{"type": "publish", "id": id, "channel": channel, "op": op, "ref": ref, "payload": payload})
+	f := c.opRaw(map[string]any{"type": "publish", "id": id, "channel": channel, "op": op, "target": ref, "payload": payload})
 	if f.Type != protocol.TypeAck || f.ID != id || f.Channel != channel {
 		c.t.Fatalf("%s of %d got %+v (%s), want the ack of %s", op, ref, f, f.Message, id)
 	}
@@ -310,7 +310,7 @@ func (c *client) opRaw(frame map[string]any) protocol.Frame {
 // deleted and reactions.
 func expectMessage(t *testing.T, got, want protocol.Frame) {
 	t.Helper()
-	if got.Seq != want.Seq || got.ID != want.ID || got.Op != want.Op || got.RefSeq != want.RefSeq ||
+	if got.Seq != want.Seq || got.ID != want.ID || got.Op != want.Op || got.Target != want.Target ||
 		!bytes.Equal(got.Payload, want.Payload) || got.From != want.From || got.Timestamp != want.Timestamp ||
 		got.EditedAt != want.EditedAt || got.Deleted != want.Deleted || !reflect.DeepEqual(got.Reactions, want.Reactions) {
 		t.Fatalf("message %+v (payload %s),\nwant %+v (payload %s)", got, got.Payload, want, want.Payload)

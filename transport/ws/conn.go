@@ -135,9 +135,13 @@ func connOf(c *websocket.Conn) *conn {
 // waitConn is connOf for handlers: a client may send its first frame the
 // moment it reads the upgrade response, a hair before OnOpen has set the
 // session up on the upgrading goroutine. Wait for that briefly.
+//
+// It reads the session under the lock SetSession takes, which orders the
+// conn's setup on the upgrading goroutine before this read; the message
+// handlers it serves never run with that lock held.
 func waitConn(c *websocket.Conn) *conn {
 	for i := 0; i < 1000; i++ {
-		if cc := connOf(c); cc != nil {
+		if cc, _ := c.SessionWithLock().(*conn); cc != nil && cc.ready.Load() {
 			return cc
 		}
 		time.Sleep(time.Millisecond)
