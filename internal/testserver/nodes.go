@@ -25,6 +25,10 @@ type NodesOptions struct {
 	// PresenceTTL is the shared brokers' node lease; zero keeps their
 	// default.
 	PresenceTTL time.Duration
+	// RetentionCount is every broker's retention by count; zero keeps
+	// their default. Redis trims as it publishes, the embedded broker
+	// when its retention runs, NATS once a minute.
+	RetentionCount uint64
 }
 
 // Nodes are nodes sharing one broker, and that broker's server.
@@ -48,11 +52,14 @@ func StartNodes(t testing.TB, kind string, n int, opts NodesOptions) *Nodes {
 	switch kind {
 	case "embedded":
 		n = 1
+		if opts.RetentionCount > 0 {
+			opts.Broker.RetentionCount = opts.RetentionCount
+		}
 	case "redis":
 		ns.Redis = testbrokers.StartRedis(t)
 		newBroker = func() herald.Broker {
 			b, err := redisbroker.New(context.Background(), redisbroker.Config{
-				URL: ns.Redis.URL(), Prefix: prefix, PresenceTTL: opts.PresenceTTL, Logger: log,
+				URL: ns.Redis.URL(), Prefix: prefix, PresenceTTL: opts.PresenceTTL, RetentionCount: opts.RetentionCount, Logger: log,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -63,7 +70,7 @@ func StartNodes(t testing.TB, kind string, n int, opts NodesOptions) *Nodes {
 		ns.NATS = testbrokers.StartNATS(t)
 		newBroker = func() herald.Broker {
 			b, err := natsbroker.New(context.Background(), natsbroker.Config{
-				URL: ns.NATS.URL(), Prefix: prefix, PresenceTTL: opts.PresenceTTL, Logger: log,
+				URL: ns.NATS.URL(), Prefix: prefix, PresenceTTL: opts.PresenceTTL, RetentionCount: opts.RetentionCount, Logger: log,
 			})
 			if err != nil {
 				t.Fatal(err)
