@@ -184,9 +184,7 @@ func (h *Hub) HandlePublications(name string, pubs []*herald.Publication) {
 		h.handleControl(pubs)
 		return
 	}
-	h.mu.RLock()
-	c := h.channels[name]
-	h.mu.RUnlock()
+	c := h.channel(name)
 	if c == nil {
 		return
 	}
@@ -212,6 +210,15 @@ func (h *Hub) HandlePublications(name string, pubs []*herald.Publication) {
 	for _, p := range pubs {
 		h.Stats.DeliveryLatency.Observe(now.Sub(time.UnixMilli(p.Time)))
 	}
+}
+
+// channel returns the channel of that name with local subscriptions, or
+// nil.
+func (h *Hub) channel(name string) *channel {
+	h.mu.RLock()
+	c := h.channels[name]
+	h.mu.RUnlock()
+	return c
 }
 
 var dirtyPool = sync.Pool{New: func() any { s := make([]*Session, 0, 64); return &s }}

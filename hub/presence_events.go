@@ -71,9 +71,7 @@ func (h *Hub) HandleEphemeral(name string, data []byte) {
 		h.log.Warn("malformed ephemeral message", "channel", name, "err", err)
 		return
 	}
-	h.mu.RLock()
-	c := h.channels[name]
-	h.mu.RUnlock()
+	c := h.channel(name)
 	if c == nil {
 		return
 	}
@@ -331,9 +329,7 @@ func (v *presenceView) diff(channel string, max int) []byte {
 // watchPresence returns channel's view, made and seeded if new. The
 // channel must have a local subscription (the caller's).
 func (h *Hub) watchPresence(ctx context.Context, name string) *presenceView {
-	h.mu.RLock()
-	c := h.channels[name]
-	h.mu.RUnlock()
+	c := h.channel(name)
 	if c == nil {
 		return nil
 	}
@@ -364,9 +360,7 @@ func (h *Hub) presenceEntries(ctx context.Context, name string) ([]herald.Presen
 	if p := h.sharedPresence(); p != nil {
 		return p.Presence(ctx, name)
 	}
-	h.mu.RLock()
-	c := h.channels[name]
-	h.mu.RUnlock()
+	c := h.channel(name)
 	if c == nil {
 		return nil, nil
 	}

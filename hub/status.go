@@ -170,9 +170,7 @@ func (s *Session) gatherStatus(sub *subscription, gen uint32, user string) {
 		sub.status = &st
 	}
 	s.mu.Unlock()
-	s.hub.mu.RLock()
-	c := s.hub.channels[sub.channel]
-	s.hub.mu.RUnlock()
+	c := s.hub.channel(sub.channel)
 	if c != nil {
 		c.status.CompareAndSwap(nil, &st)
 	}

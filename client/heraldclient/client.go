@@ -71,11 +71,9 @@ type Client struct {
 	// unsubs holds the Unsubscribe calls waiting for their reply, by frame
 	// id.
 	unsubs map[string]chan error
-	// reqs holds the requests (such as Presence) waiting for their
+	// reqs holds the requests (History, Presence) waiting for their
 	// answer, by frame id.
-	reqs map[string]chan reply
-	// hists holds the History calls waiting for their page, by frame id.
-	hists map[string]*historyCall
+	reqs map[string]*request
 	// nextReq numbers request ids (subscribe, unsubscribe, auth,
 	// history, presence).
 	nextReq uint64
@@ -97,8 +95,7 @@ func New(cfg Config) (*Client, error) {
 		stateWait: make(chan struct{}),
 		subs:      make(map[string]*Subscription),
 		unsubs:    make(map[string]chan error),
-		reqs:      make(map[string]chan reply),
-		hists:     make(map[string]*historyCall),
+		reqs:      make(map[string]*request),
 	}
 	c.out.init()
 	c.endpoints = append([]string{cfg.URL}, cfg.FallbackURLs...)
@@ -255,7 +252,6 @@ func (c *Client) finish() {
 		c.endSub(sub, err)
 	}
 	c.out.failAll(err)
-	c.failHistory(err)
 	for id, w := range c.unsubs {
 		delete(c.unsubs, id)
 		w <- nil

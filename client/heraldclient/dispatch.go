@@ -48,7 +48,7 @@ func (c *Client) handle(cn *conn, f *protocol.Frame) {
 	case protocol.TypeState:
 		c.handleState(f)
 	case protocol.TypeHistoryPage:
-		c.handleHistoryPage(f)
+		c.answer(f)
 	case protocol.TypeUnsubscribed:
 		if w, ok := c.unsubs[f.ID]; ok {
 			delete(c.unsubs, f.ID)
@@ -110,9 +110,6 @@ func (c *Client) handleError(cn *conn, f *protocol.Frame) {
 	}
 	if p := c.out.get(f.Channel, f.Ref); p != nil {
 		c.publishFailed(p, e)
-		return
-	}
-	if c.historyFailed(f.Ref, e) {
 		return
 	}
 	if sub := c.subs[f.Channel]; sub != nil && sub.reqID == f.Ref {

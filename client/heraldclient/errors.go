@@ -29,9 +29,7 @@ var (
 	// from the server within PongTimeout after a ping.
 	ErrHeartbeatTimeout = errors.New("heraldclient: server silent after ping (heartbeat timeout)")
 	// ErrNotConnected is returned by calls that make sense on a live
-	// connection only: SendTyping between connections, and a request
-	// (such as Presence) whose connection was lost before the answer,
-	// which may be retried.
+	// connection only, such as SendTyping between connections.
 	ErrNotConnected = errors.New("heraldclient: not connected")
 )
 

@@ -85,17 +85,6 @@ func (p *HistoryPage) span() (lo, hi uint64) {
 	}
 }
 
-// historyCall is a History call waiting for its page. The fields but done
-// are guarded by Client.mu; page and err are written before done is
-// closed.
-type historyCall struct {
-	req   HistoryOptions
-	frame []byte
-	done  chan struct{}
-	page  *HistoryPage
-	err   error
-}
-
 // History reads a page of channel's history: the messages the server
 // retains, in their stored order, without subscribing. The server checks
 // the same permission as for a subscribe.
@@ -121,83 +110,18 @@ func (c *Client) History(ctx context.Context, channel string, opts HistoryOption
 	if opts.Limit > 0 {
 		f.Limit = &opts.Limit
 	}
-	c.mu.Lock()
-	if c.closed {
-		err := c.err
-		c.mu.Unlock()
+	r, err := c.request(ctx, &f)
+	if err != nil {
 		return nil, err
 	}
-	f.ID = c.reqID("h")
-	call := &historyCall{req: opts, frame: encode(&f), done: make(chan struct{})}
-	c.hists[f.ID] = call
-	if c.conn != nil {
-		c.conn.send(call.frame)
-	}
-	c.mu.Unlock()
-
-	select {
-	case <-call.done:
-		return call.page, call.err
-	case <-ctx.Done():
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	select {
-	case <-call.done: // answered meanwhile: prefer the answer
-		return call.page, call.err
-	default:
-	}
-	delete(c.hists, f.ID)
-	return nil, fmt.Errorf("heraldclient: history %s: %w", channel, context.Cause(ctx))
-}
-
-// handleHistoryPage resolves the History call a page answers; c.mu must
-// be held.
-func (c *Client) handleHistoryPage(f *protocol.Frame) {
-	call := c.hists[f.ID]
-	if call == nil {
-		return // the caller gave up
-	}
-	delete(c.hists, f.ID)
-	page := &HistoryPage{Channel: f.Channel, Head: f.Seq, Oldest: f.OldestSeq, req: call.req,
-		Messages: make([]Message, len(f.Messages))}
-	for i := range f.Messages {
-		m := &f.Messages[i]
-		m.Channel = f.Channel
+	page := &HistoryPage{Channel: r.Channel, Head: r.Seq, Oldest: r.OldestSeq, req: opts,
+		Messages: make([]Message, len(r.Messages))}
+	for i := range r.Messages {
+		m := &r.Messages[i]
+		m.Channel = r.Channel
 		page.Messages[i] = messageFromFrame(m)
 	}
-	call.page = page
-	close(call.done)
-}
-
-// historyFailed resolves the History call an error frame answers, if
-// there is one, and reports whether there was; c.mu must be held.
-func (c *Client) historyFailed(ref string, e *Error) bool {
-	call := c.hists[ref]
-	if call == nil {
-		return false
-	}
-	delete(c.hists, ref)
-	call.err = e
-	close(call.done)
-	return true
-}
-
-// resendHistory sends every History call still waiting on a new
-// connection; c.mu must be held and c.conn set.
-func (c *Client) resendHistory() {
-	for _, call := range c.hists {
-		c.conn.send(call.frame)
-	}
-}
-
-// failHistory fails every History call still waiting; c.mu must be held.
-func (c *Client) failHistory(err error) {
-	for id, call := range c.hists {
-		delete(c.hists, id)
-		call.err = err
-		close(call.done)
-	}
+	return page, nil
 }
 
 func validateHistory(channel string, opts HistoryOptions) error {

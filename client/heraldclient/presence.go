@@ -118,16 +118,14 @@ func (s *Subscription) SendTyping() error {
 }
 
 // Presence asks the server who is in channel. The client need not be
-// subscribed to it, but needs the right to subscribe. It waits for a
-// connection; a connection lost before the answer fails the call with
-// ErrNotConnected, and it may be retried.
+// subscribed to it, but needs the right to subscribe. It is a request
+// like History: sent on connect, sent again after a reconnect, bounded by
+// ctx.
 func (c *Client) Presence(ctx context.Context, channel string) (*PresenceState, error) {
 	if !protocol.ValidChannel(channel) {
 		return nil, &Error{Code: protocol.CodeBadRequest, Message: fmt.Sprintf("invalid channel name %q", channel)}
 	}
-	f, err := c.request(ctx, func(id string) *protocol.Frame {
-		return &protocol.Frame{Type: protocol.TypePresence, ID: id, Channel: channel}
-	})
+	f, err := c.request(ctx, &protocol.Frame{Type: protocol.TypePresence, Channel: channel})
 	if err != nil {
 		return nil, err
 	}

@@ -7,74 +7,89 @@ import (
 	"github.com/heraldrt/herald/protocol"
 )
 
-// reply is the answer to a request: the server's frame, or an error.
-type reply struct {
-	f   *protocol.Frame
-	err error
+// request is a query waiting for the frame that answers it: History,
+// Presence. The fields but done are guarded by Client.mu; reply and err
+// are written before done is closed.
+type request struct {
+	frame []byte
+	done  chan struct{}
+	reply *protocol.Frame
+	err   error
 }
 
-// request sends the frame that build makes with a fresh id once the
-// client is connected, and waits for the frame that answers it (by id) or
-// the error frame that refuses it (by ref). A connection lost before the
-// answer fails it with ErrNotConnected: requests are queries, which the
-// caller may simply retry.
-func (c *Client) request(ctx context.Context, build func(id string) *protocol.Frame) (*protocol.Frame, error) {
-	if err := c.waitConnected(ctx); err != nil {
-		return nil, err
-	}
+// request sends f, given a fresh id, and waits for the frame that answers
+// it (by id) or the error frame that refuses it (by ref). Like Subscribe,
+// it waits while the client is disconnected and is sent on connect, and a
+// request in flight when the connection drops is sent again on the next
+// one (queries are idempotent), so a reconnect never fails it; ctx bounds
+// the whole call. An error frame is returned as an *Error.
+func (c *Client) request(ctx context.Context, f *protocol.Frame) (*protocol.Frame, error) {
 	c.mu.Lock()
 	if c.closed {
 		err := c.err
 		c.mu.Unlock()
 		return nil, err
 	}
-	if c.conn == nil {
-		c.mu.Unlock()
-		return nil, ErrNotConnected
+	f.ID = c.reqID("q")
+	r := &request{frame: encode(f), done: make(chan struct{})}
+	c.reqs[f.ID] = r
+	if c.conn != nil {
+		c.conn.send(r.frame)
 	}
-	id := c.reqID("q")
-	w := make(chan reply, 1)
-	c.reqs[id] = w
-	f := build(id)
-	c.conn.send(encode(f))
 	c.mu.Unlock()
+
 	select {
-	case r := <-w:
-		return r.f, r.err
+	case <-r.done:
+		return r.reply, r.err
 	case <-ctx.Done():
-		c.mu.Lock()
-		delete(c.reqs, id)
-		c.mu.Unlock()
-		return nil, fmt.Errorf("heraldclient: %s %s: %w", f.Type, f.Channel, context.Cause(ctx))
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-r.done: // answered meanwhile: prefer the answer
+		return r.reply, r.err
+	default:
+	}
+	delete(c.reqs, f.ID)
+	return nil, fmt.Errorf("heraldclient: %s %s: %w", f.Type, f.Channel, context.Cause(ctx))
 }
 
 // answer completes the request f answers, if one waits; c.mu must be
 // held.
-func (c *Client) answer(f *protocol.Frame) bool {
-	w, ok := c.reqs[f.ID]
-	if ok {
+func (c *Client) answer(f *protocol.Frame) {
+	if r := c.reqs[f.ID]; r != nil {
 		delete(c.reqs, f.ID)
-		w <- reply{f: f}
+		r.reply = f
+		close(r.done)
 	}
-	return ok
 }
 
-// refuse fails the request an error frame answers, if one waits; c.mu
-// must be held.
+// refuse fails the request an error frame answers, and reports whether
+// one waited; c.mu must be held.
 func (c *Client) refuse(ref string, e *Error) bool {
-	w, ok := c.reqs[ref]
-	if ok {
-		delete(c.reqs, ref)
-		w <- reply{err: e}
+	r := c.reqs[ref]
+	if r == nil {
+		return false
 	}
-	return ok
+	delete(c.reqs, ref)
+	r.err = e
+	close(r.done)
+	return true
+}
+
+// resendRequests sends every waiting request on a new connection; c.mu
+// must be held and c.conn set.
+func (c *Client) resendRequests() {
+	for _, r := range c.reqs {
+		c.conn.send(r.frame)
+	}
 }
 
 // failRequests fails every waiting request with err; c.mu must be held.
 func (c *Client) failRequests(err error) {
-	for id, w := range c.reqs {
+	for id, r := range c.reqs {
 		delete(c.reqs, id)
-		w <- reply{err: err}
+		r.err = err
+		close(r.done)
 	}
 }

@@ -203,9 +203,9 @@ func (c *Client) serve(cn *conn, first chan<- error) error {
 		}
 	}
 	c.out.sendAll(cn, c.connGen)
-	// History requests in flight on the last connection were lost with
-	// it; reading is idempotent, so they go again.
-	c.resendHistory()
+	// Requests in flight on the last connection were lost with it;
+	// they are queries, so they go again.
+	c.resendRequests()
 	c.mu.Unlock()
 	c.setState(StateConnected, nil)
 	c.log.Info("heraldclient: connected", "connectionId", cn.id, "userId", cn.userID)
@@ -268,7 +268,6 @@ func (c *Client) disconnect(cn *conn) error {
 		delete(c.unsubs, id)
 		w <- nil
 	}
-	c.failRequests(ErrNotConnected)
 	c.mu.Unlock()
 	return cn.err()
 }
