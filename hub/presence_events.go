@@ -122,6 +122,9 @@ type presenceView struct {
 	listed    bool
 	// watchers counts the local subscriptions that watch the view.
 	watchers atomic.Int32
+	// stateJSON is the presence_state of the view as it is, or nil; it
+	// is shared by the sessions that queue it and never modified.
+	stateJSON []byte
 }
 
 func newPresenceView() *presenceView {
@@ -152,6 +155,14 @@ func (v *presenceView) apply(e *ephemeral) bool {
 const maxEarlyDeltas = 10000
 
 func (v *presenceView) applyLocked(e *ephemeral, now time.Time) bool {
+	changed := v.applyDelta(e, now)
+	if changed {
+		v.stateJSON = nil
+	}
+	return changed
+}
+
+func (v *presenceView) applyDelta(e *ephemeral, now time.Time) bool {
 	switch e.Kind {
 	case ephJoin:
 		if _, ok := v.conns[e.Conn]; ok {
@@ -279,11 +290,17 @@ func (v *presenceView) membersLocked(max int) (int, []protocol.PresenceMember) {
 }
 
 // state encodes the presence_state a new watcher starts from.
+// The encoding is kept until the view changes: in a big channel many
+// watchers join between two changes, and sorting its members for each
+// was most of the cost of a join.
 func (v *presenceView) state(channel string, max int) []byte {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	n, members := v.membersLocked(max)
-	return protocol.AppendPresenceState(nil, "", channel, n, members)
+	if v.stateJSON == nil {
+		n, members := v.membersLocked(max)
+		v.stateJSON = protocol.AppendPresenceState(nil, "", channel, n, members)
+	}
+	return v.stateJSON
 }
 
 // diff encodes what watchers need to hear since the last call, or nil.
