@@ -55,6 +55,8 @@ func NewCollector(stats *hub.Stats) *Collector {
 			newStat("slow_consumer_closes_total", "Connections closed with 4008 (slow consumer).", func(s *hub.Stats) float64 { return float64(s.SlowConsumers.Load()) }),
 			newStat("auth_failures_total", "Rejected auth frames.", func(s *hub.Stats) float64 { return float64(s.AuthFailures.Load()) }),
 			newStat("errors_total", "Error frames sent.", func(s *hub.Stats) float64 { return float64(s.Errors.Load()) }),
+			newStat("presence_frames_total", "presence_diff frames written to watchers (and presence_state after a channel shrinks below presence_max_members).", func(s *hub.Stats) float64 { return float64(s.PresenceFrames.Load()) }),
+			newStat("typing_frames_total", "typing_notice frames written.", func(s *hub.Stats) float64 { return float64(s.TypingFrames.Load()) }),
 		},
 		latency: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "delivery_latency_seconds"),
 			"Publish to deliver latency: from the publication's server timestamp to the write to the last local subscriber.", nil, nil),

@@ -67,6 +67,8 @@ func TestMetricsFollowTraffic(t *testing.T) {
 	late.Expect(protocol.TypeSubscribed)
 	late.Expect(protocol.TypeMessage)
 	late.Expect(protocol.TypeMessage)
+	sub.Send(map[string]any{"type": "typing", "channel": "chat.1"})
+	late.Expect(protocol.TypeTypingNotice)
 
 	tests := []struct {
 		name string
@@ -83,6 +85,8 @@ func TestMetricsFollowTraffic(t *testing.T) {
 		{"herald_replayed_messages_total", 2, false},
 		{"herald_messages_out_total", 5, false},
 		{"herald_errors_total", 1, false},
+		{"herald_typing_frames_total", 1, false},
+		{"herald_presence_frames_total", 0, false},
 		{"herald_delivery_latency_seconds_count", 3, false},
 		{"herald_frames_in_total", 10, true},
 		{"herald_bytes_out_total", 100, true},
