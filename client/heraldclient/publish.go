@@ -109,7 +109,7 @@ func (c *Client) publish(ctx context.Context, f *protocol.Frame, opts []PublishO
 	if err := validatePublish(channel, f.Event, o.id); err != nil {
 		return Ack{}, err
 	}
-	// The server's own checks of op, ref and a reaction's key, so that
+	// The server's own checks of op, target and a reaction's key, so that
 	// the outbox never holds a frame the server can only refuse.
 	if perr := f.ValidateClient(); perr != nil {
 		return Ack{}, &Error{Code: perr.Code, Message: perr.Message}
