@@ -94,6 +94,20 @@
 // and the op entries after it too: applying those again, in seq order,
 // leaves the message as it stands, so the app needs no special case.
 //
+// # Presence, typing, receipts, status and state
+//
+// A subscription made with SubscribeOptions.Presence follows who is in
+// the channel (Presence, PresenceEvents); SendTyping and Typing,
+// TypingNotices carry typing notices; with SubscribeOptions.Receipts,
+// MarkDelivered and MarkRead report positions, and Unread, Receipts,
+// ReadBy, DeliveredTo and ReceiptEvents read everyone's (PROTOCOL.md
+// §14–15). WatchUser follows a contact's status (§16). With
+// SubscribeOptions.State, State holds the channel's state, which SetState
+// writes (§17). Event channels hold live state, not a log: when the app
+// does not take them the oldest events are dropped, and the accessors
+// stay exact. Client.Presence and History are requests: sent on connect,
+// sent again after a reconnect, bounded by their context.
+//
 // # Backpressure
 //
 // Each Subscription hands messages to the app through a buffered channel
