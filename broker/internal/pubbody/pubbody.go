@@ -89,7 +89,8 @@ func Decode[T ~string | ~[]byte](b T, seq uint64, time int64) (*herald.Publicati
 	}
 	return &herald.Publication{
 		Seq: seq, Time: time, ID: fields[0], Event: fields[1], From: fields[2],
-		Op: fields[3], Ref: ref, Payload: []byte(b),
+		// append, not a conversion: converting bytes to bytes would not copy.
+		Op: fields[3], Ref: ref, Payload: append([]byte(nil), b...),
 	}, nil
 }
 

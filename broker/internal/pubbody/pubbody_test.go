@@ -89,3 +89,17 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeCopies: the publication does not share the caller's buffer,
+// which a client library may reuse.
+func TestDecodeCopies(t *testing.T) {
+	b := Encode(&herald.Publication{ID: "i", Payload: []byte(`"abc"`)})
+	p, err := Decode(b, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-2] = 'x'
+	if string(p.Payload) != `"abc"` {
+		t.Fatalf("the payload changed with the buffer: %s", p.Payload)
+	}
+}
