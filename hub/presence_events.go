@@ -422,7 +422,11 @@ func (h *Hub) presenceLoop() {
 		case <-resync.C:
 			select {
 			case resyncing <- struct{}{}:
+				// Counted in wg (this loop's count keeps it above zero),
+				// so that Shutdown waits for it.
+				h.wg.Add(1)
 				go func() {
+					defer h.wg.Done()
 					defer func() { <-resyncing }()
 					h.resyncPresence()
 					h.resyncStatus()
