@@ -206,4 +206,36 @@ describe("HeraldClient protocol logic", () => {
     expect(ws2.last("typing")).toEqual({ type: "typing", channel: "chat.1" });
     c.close();
   });
+  it("unsubscribe, markRead and a subscription the server ends", async () => {
+    const { c, ws } = await setup();
+    const a = c.subscribe("chat.a", { receipts: true });
+    const b = c.subscribe("chat.b");
+    const ends: (Error | undefined)[] = [];
+    b.on("end", (e) => ends.push(e));
+    await tick();
+    const sa = ws.sent.find((f) => f.type === "subscribe" && f.channel === "chat.a")!;
+    expect(sa).toMatchObject({ receipts: true });
+    ws.deliver({ type: "subscribed", id: sa.id, channel: "chat.a", seq: 8, recovered: false, readSeq: 0, unread: 8 });
+    c.markRead("chat.a", 6);
+    c.markRead("chat.a", 5); // behind what was reported: nothing
+    expect(ws.sent.filter((f) => f.type === "receipt")).toEqual([{ type: "receipt", channel: "chat.a", seq: 6, status: "read" }]);
+    // A refreshed token no longer grants chat.b: error with channel, no ref.
+    ws.deliver({ type: "error", code: "forbidden", message: "not granted", channel: "chat.b" });
+    expect(ends).toHaveLength(1);
+    expect(ends[0]).toMatchObject({ code: "forbidden" });
+    await expect(b.ready).rejects.toMatchObject({ code: "forbidden" });
+    expect(() => c.subscribe("chat.b")).not.toThrow(); // it is gone, so subscribing again works
+
+    const gotA: number[] = [];
+    a.on("message", (m) => gotA.push(m.seq));
+    const done = a.unsubscribe();
+    const u = ws.last("unsubscribe");
+    expect(u.channel).toBe("chat.a");
+    ws.deliver(msg(9, "chat.a")); // after unsubscribe: not delivered
+    ws.deliver({ type: "unsubscribed", id: u.id, channel: "chat.a" });
+    await done;
+    expect(a.ended).toBe(true);
+    expect(gotA).toEqual([]);
+    c.close();
+  });
 });
