@@ -36,4 +36,19 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
   done
 done
 
+# The TypeScript SDK (client/js), when Node is here: its unit tests and its
+# end-to-end tests against a herald binary built from this tree.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  node_major=$(node -p 'process.versions.node.split(".")[0]')
+  if [ "$node_major" -lt 20 ]; then
+    # Debian 12's own nodejs is 18; its tooling (vitest 4) needs 20.
+    echo "== client/js NOT TESTED: Node $(node --version) is older than 20" >&2
+  else
+    echo "== client/js (npm test)"
+    (cd client/js && npm ci --no-audit --no-fund --loglevel=error && npm test)
+  fi
+else
+  echo "== client/js skipped: node and npm are not installed"
+fi
+
 echo "== all tests passed"

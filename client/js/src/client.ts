@@ -1,0 +1,823 @@
+import { Backoff } from "./backoff.js";
+import { Emitter } from "./emitter.js";
+import { ClosedError, CloseError, HeraldError, transient } from "./errors.js";
+import type {
+  ClientFrame,
+  ErrorFrame,
+  HistoryFrame,
+  HistoryPageFrame,
+  JSONValue,
+  PresenceStateFrame,
+  PublishFrame,
+  ServerFrame,
+  SubscribeFrame,
+} from "./frames.js";
+import { type Ack, Outbox, type Pending } from "./outbox.js";
+import { judgeSeq } from "./seq.js";
+import { MemoryStorage, type Storage } from "./storage.js";
+import { type SubscribeOptions, Subscription } from "./subscription.js";
+
+/** The part of the WebSocket API the client uses (browsers, React Native, the `ws` package). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+/** A WebSocket constructor: the global one, or `ws`'s in Node. */
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** Options of a HeraldClient. */
+export interface HeraldClientOptions {
+  /** The server's WebSocket endpoint, such as `wss://chat.example.com/ws`. */
+  url: string;
+  /** Further endpoints, tried in turn after a failed connection. */
+  fallbackUrls?: string[];
+  /** Returns a fresh token; called before every connection and on token_expiring. */
+  token: () => Promise<string>;
+  /** The WebSocket constructor; the global WebSocket by default. */
+  WebSocket?: WebSocketConstructor;
+  /** Reconnect backoff's first ceiling, in ms (default 250). */
+  backoffMin?: number;
+  /** Reconnect backoff's largest ceiling, in ms (default 30000). */
+  backoffMax?: number;
+  /** A connection that lived this long resets the backoff, in ms (default 5000). */
+  backoffReset?: number;
+  /** How long a connection attempt may take up to auth_ok, in ms (default 10000). */
+  connectTimeout?: number;
+  /** How often a ping frame is sent, in ms (default 20000). */
+  pingInterval?: number;
+  /** How long after a ping silence means the server is gone, in ms (default 10000). */
+  pongTimeout?: number;
+  /** Where lastSeq per channel and the outbox are kept (default: memory). */
+  storage?: Storage;
+  /** The prefix of the storage keys (default `herald:`). */
+  storagePrefix?: string;
+  /** Replaces Math.random for backoff jitter; for tests. */
+  random?: () => number;
+}
+
+/** The client's connection states. */
+export type ConnectionState = "disconnected" | "connecting" | "connected" | "closed";
+
+/** The state event: the new state and, when a connection ended, why. */
+export interface StateEvent {
+  state: ConnectionState;
+  error?: Error;
+}
+
+/** The events of a HeraldClient. */
+export interface ClientEvents {
+  state: StateEvent;
+  /** A publish was acked, including one restored from storage with nobody awaiting it. */
+  ack: Ack;
+  /** A publish was refused for good. */
+  publish_error: { frame: PublishFrame; error: HeraldError };
+  /** An error frame that answers nothing pending (logged by apps that care). */
+  error: HeraldError;
+}
+
+/** Options of one publish. */
+export interface PublishOptions {
+  /** The idempotency key; a random 128-bit id by default. Reuse it to retry across client instances. */
+  id?: string;
+}
+
+/** Options of a history request: at most one of after and before. */
+export interface HistoryOptions {
+  after?: number;
+  before?: number;
+  limit?: number;
+}
+
+interface Waiter {
+  resolve: (ack: Ack) => void;
+  reject: (err: Error) => void;
+}
+
+interface Request {
+  frame: ClientFrame & { id: string };
+  resolve: (f: ServerFrame) => void;
+  reject: (err: Error) => void;
+}
+
+interface Conn {
+  ws: WebSocketLike;
+  gen: number;
+  authId: string;
+  authed: boolean;
+  refreshId: string;
+  lastRecv: number;
+  pingTimer?: ReturnType<typeof setInterval>;
+  pongTimer?: ReturnType<typeof setTimeout>;
+  connectTimer?: ReturnType<typeof setTimeout>;
+  startedAt: number;
+  done: boolean;
+}
+
+/** A random 128-bit id, 32 hex digits: crypto.getRandomValues where there is one. */
+export function newId(): string {
+  const b = new Uint8Array(16);
+  const c = (globalThis as { crypto?: { getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto;
+  if (c?.getRandomValues) c.getRandomValues(b);
+  else for (let i = 0; i < b.length; i++) b[i] = Math.floor(Math.random() * 256);
+  let s = "";
+  for (const x of b) s += x.toString(16).padStart(2, "0");
+  return s;
+}
+
+/**
+ * HeraldClient keeps a connection to a Herald server: it authenticates with
+ * the token callback, reconnects with exponential backoff and full jitter,
+ * resubscribes each channel from its lastSeq, delivers each seq once and in
+ * order, and resends unacked publishes with the same id until they are
+ * acked. It mirrors the Go SDK (client/heraldclient).
+ */
+export class HeraldClient extends Emitter<ClientEvents> {
+  private readonly opts: Required<Omit<HeraldClientOptions, "fallbackUrls" | "WebSocket" | "random">> & {
+    WebSocket: WebSocketConstructor;
+  };
+  private readonly endpoints: string[];
+  private endpoint = 0;
+  private readonly storage: Storage;
+  private readonly backoff: Backoff;
+  private readonly random: () => number;
+  private readonly subs = new Map<string, Subscription>();
+  private readonly outbox = new Outbox();
+  private readonly waiters = new Map<Pending, Waiter[]>();
+  private readonly requests = new Map<string, Request>();
+  private readonly unsubs = new Map<string, () => void>();
+  private conn: Conn | undefined;
+  private gen = 0;
+  private seqNo = 0;
+  private stateValue: ConnectionState = "disconnected";
+  private running = false;
+  private stopped = false;
+  private first: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  private reconnectTimer?: ReturnType<typeof setTimeout>;
+  private maintainTimer?: ReturnType<typeof setTimeout>;
+  private loaded: Promise<void> | undefined;
+  private persisting: Promise<void> = Promise.resolve();
+
+  constructor(options: HeraldClientOptions) {
+    super();
+    const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!WS) throw new Error("herald: no WebSocket: pass the WebSocket option");
+    this.opts = {
+      url: options.url,
+      token: options.token,
+      WebSocket: WS,
+      backoffMin: options.backoffMin ?? 250,
+      backoffMax: Math.max(options.backoffMax ?? 30000, options.backoffMin ?? 250),
+      backoffReset: options.backoffReset ?? 5000,
+      connectTimeout: options.connectTimeout ?? 10000,
+      pingInterval: options.pingInterval ?? 20000,
+      pongTimeout: options.pongTimeout ?? 10000,
+      storage: options.storage ?? new MemoryStorage(),
+      storagePrefix: options.storagePrefix ?? "herald:",
+    };
+    this.endpoints = [options.url, ...(options.fallbackUrls ?? [])];
+    this.storage = this.opts.storage;
+    this.random = options.random ?? Math.random;
+    this.backoff = new Backoff(this.opts.backoffMin, this.opts.backoffMax, (n) => this.random() * n);
+  }
+
+  /** The connection state. */
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  /** How many publishes wait for their ack. */
+  get pendingPublishes(): number {
+    return this.outbox.size;
+  }
+
+  /**
+   * Starts the client: it restores the outbox from storage and connects,
+   * and resolves once the first connection is authenticated. It rejects
+   * when the token callback fails or the token is refused on that first
+   * connection, or when the client is closed first. After that the client
+   * reconnects by itself until close() or a close code that forbids it.
+   */
+  connect(): Promise<void> {
+    if (this.stopped) return Promise.reject(new ClosedError());
+    if (this.running) {
+      return this.stateValue === "connected" ? Promise.resolve() : this.waitFirst();
+    }
+    this.running = true;
+    const p = this.waitFirst();
+    void this.load().then(() => this.attempt());
+    return p;
+  }
+
+  /** Closes the connection with 1000 and stops the client. Waiting publishes reject with ClosedError but stay in storage, for a later client. */
+  close(): void {
+    this.stop(new ClosedError(), false);
+  }
+
+  /**
+   * Subscribes to channel. Attach listeners to the returned subscription
+   * at once; `ready` says when the server confirmed it. Subscribing twice
+   * to a channel throws.
+   */
+  subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
+    if (this.stopped) throw new ClosedError();
+    if (this.subs.has(channel)) throw new Error(`herald: already subscribed to ${channel}`);
+    const sub = new Subscription(channel, options, (s) => this.unsubscribe(s));
+    this.subs.set(channel, sub);
+    const ready = () => {
+      sub.loaded = true;
+      if (this.conn?.authed && this.subs.get(channel) === sub) this.sendFrames([this.subscribeFrame(sub)]);
+    };
+    if (options.lastSeq !== undefined) {
+      this.saveSeq(sub);
+      ready();
+    } else {
+      Promise.resolve(this.storage.get(this.seqKey(channel)))
+        .then((v) => {
+          if (v != null && sub.lastSeq === undefined && Number.isSafeInteger(Number(v))) sub.lastSeq = Number(v);
+        })
+        .catch(() => {})
+        .then(ready);
+    }
+    return sub;
+  }
+
+  /**
+   * Publishes payload to channel as event and resolves with the ack once
+   * the server stored it. The publish goes into the outbox (and storage)
+   * first; it is sent at once when connected, and again with the same id
+   * after every reconnect until acked. Transient errors (internal,
+   * rate_limited) are retried with backoff; other errors reject.
+   */
+  async publish(channel: string, event: string | undefined, payload: JSONValue, options: PublishOptions = {}): Promise<Ack> {
+    if (this.stopped) throw new ClosedError();
+    const frame: PublishFrame = { type: "publish", id: options.id ?? newId(), channel, payload };
+    if (event) frame.event = event;
+    return this.enqueue(frame);
+  }
+
+  /** Reads a page of channel's retained messages; asked again after a reconnect until answered. */
+  async history(channel: string, options: HistoryOptions = {}): Promise<HistoryPageFrame> {
+    const frame: HistoryFrame = { type: "history", id: this.nextId("h"), channel, ...options };
+    return (await this.request(frame)) as HistoryPageFrame;
+  }
+
+  /** Asks who is in channel; asked again after a reconnect until answered. */
+  async presence(channel: string): Promise<PresenceStateFrame> {
+    return (await this.request({ type: "presence", id: this.nextId("q"), channel })) as PresenceStateFrame;
+  }
+
+  /** Tells channel's other subscribers that the user is typing; dropped while disconnected. */
+  sendTyping(channel: string): void {
+    if (this.conn?.authed) this.sendFrames([{ type: "typing", channel }]);
+  }
+
+  /**
+   * Reports that the user read channel up to seq. The highest position is
+   * kept and reported again after a reconnect. The channel must be
+   * subscribed.
+   */
+  markRead(channel: string, seq: number): void {
+    const sub = this.subs.get(channel);
+    if (!sub || seq <= sub.sentRead) return;
+    sub.sentRead = seq;
+    if (this.conn?.authed && sub.live) this.sendFrames([{ type: "receipt", channel, seq, status: "read" }]);
+  }
+
+  // ---- connection loop ----
+
+  private waitFirst(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const prev = this.first;
+      this.first = {
+        resolve: () => {
+          prev?.resolve();
+          resolve();
+        },
+        reject: (e) => {
+          prev?.reject(e);
+          reject(e);
+        },
+      };
+    });
+  }
+
+  private load(): Promise<void> {
+    this.loaded ??= Promise.resolve(this.storage.get(this.outboxKey()))
+      .then((v) => {
+        if (v) this.outbox.restore(v);
+      })
+      .catch(() => {});
+    return this.loaded;
+  }
+
+  private setState(state: ConnectionState, error?: Error): void {
+    if (this.stateValue === state && !error) return;
+    this.stateValue = state;
+    this.emit("state", { state, error });
+  }
+
+  private async attempt(): Promise<void> {
+    if (this.stopped) return;
+    this.setState("connecting");
+    let token: string;
+    try {
+      token = await this.opts.token();
+    } catch (err) {
+      const e = new Error(`herald: token callback: ${(err as Error)?.message ?? err}`);
+      if (this.first) return this.stop(e, true);
+      return this.retry(e);
+    }
+    if (this.stopped) return;
+    let ws: WebSocketLike;
+    try {
+      ws = new this.opts.WebSocket(this.endpoints[this.endpoint]);
+    } catch (err) {
+      return this.retry(err as Error);
+    }
+    const cn: Conn = {
+      ws,
+      gen: 0,
+      authId: this.nextId("a"),
+      authed: false,
+      refreshId: "",
+      lastRecv: Date.now(),
+      startedAt: 0,
+      done: false,
+    };
+    this.conn = cn;
+    cn.connectTimer = setTimeout(() => this.drop(cn, new Error("herald: no auth_ok in time")), this.opts.connectTimeout);
+    ws.onopen = () => {
+      if (cn.done) return;
+      ws.send(JSON.stringify({ type: "auth", id: cn.authId, token }));
+    };
+    ws.onmessage = (ev) => {
+      if (cn.done) return;
+      cn.lastRecv = Date.now();
+      let data: unknown;
+      try {
+        data = JSON.parse(typeof ev.data === "string" ? ev.data : String(ev.data));
+      } catch {
+        return;
+      }
+      const frames = Array.isArray(data) ? data : [data];
+      for (const f of frames) {
+        if (cn.done) return;
+        if (f && typeof f === "object" && typeof (f as ServerFrame).type === "string") this.handle(cn, f as ServerFrame);
+      }
+    };
+    ws.onerror = () => {};
+    ws.onclose = (ev) => {
+      if (cn.done) return;
+      this.ended(cn, ev.code, ev.reason ?? "");
+    };
+  }
+
+  /** drop gives up on a connection that is silent or stuck, without waiting for its close. */
+  private drop(cn: Conn, err: Error): void {
+    if (cn.done) return;
+    try {
+      cn.ws.close(4000, "client: " + err.message.slice(0, 60));
+    } catch {
+      // already closing
+    }
+    this.ended(cn, 1006, err.message);
+  }
+
+  /** ended handles the end of connection cn with a close code. */
+  private ended(cn: Conn, code: number, reason: string): void {
+    if (cn.done) return;
+    cn.done = true;
+    clearTimeout(cn.connectTimer);
+    clearInterval(cn.pingTimer);
+    clearTimeout(cn.pongTimer);
+    cn.ws.onopen = cn.ws.onmessage = cn.ws.onclose = null;
+    if (this.conn === cn) this.conn = undefined;
+    for (const sub of this.subs.values()) {
+      sub.live = false;
+      sub.reqId = "";
+    }
+    for (const [id, done] of this.unsubs) {
+      this.unsubs.delete(id);
+      done(); // the server dropped the subscriptions with the connection
+    }
+    if (this.stopped) return;
+    const err = new CloseError(code, reason);
+    // PROTOCOL.md §10: no automatic reconnect after 1000, 1008 or 4003.
+    if (code === 1000 || code === 1008 || code === 4003) return this.stop(err, true);
+    // A token refused on the first connection ends connect(): the same
+    // callback would most likely give the same token. Later, 4001 asks the
+    // callback again, which is what the table asks for.
+    if (code === 4001 && !cn.authed && this.first) return this.stop(err, true);
+    if (cn.authed && Date.now() - cn.startedAt >= this.opts.backoffReset) this.backoff.reset();
+    this.retry(err);
+  }
+
+  private retry(err: Error): void {
+    if (this.stopped) return;
+    this.endpoint = (this.endpoint + 1) % this.endpoints.length;
+    this.setState("disconnected", err);
+    const d = code1001(err) ? this.random() * 100 : this.backoff.next();
+    this.reconnectTimer = setTimeout(() => void this.attempt(), d);
+  }
+
+  private stop(err: Error, byServer: boolean): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.maintainTimer);
+    const cn = this.conn;
+    if (cn && !cn.done) {
+      try {
+        cn.ws.close(1000, "client closed");
+      } catch {
+        // already closing
+      }
+      this.ended(cn, 1000, "client closed");
+    }
+    for (const sub of this.subs.values()) sub.end(err);
+    this.subs.clear();
+    for (const r of this.requests.values()) r.reject(err);
+    this.requests.clear();
+    for (const p of this.outbox.all()) {
+      for (const w of this.waiters.get(p) ?? []) w.reject(err);
+    }
+    this.waiters.clear();
+    if (byServer) {
+      // The server refused this identity: the publishes cannot go.
+      for (const p of this.outbox.all()) this.outbox.take(p.frame.channel, p.frame.id);
+      this.persistOutbox();
+    }
+    this.first?.reject(err);
+    this.first = undefined;
+    this.setState("closed", err);
+  }
+
+  /** installs an authenticated connection: resubscribe, resend, heartbeat. */
+  private authenticated(cn: Conn): void {
+    clearTimeout(cn.connectTimer);
+    cn.authed = true;
+    cn.gen = ++this.gen;
+    cn.startedAt = Date.now();
+    const frames: ClientFrame[] = [];
+    for (const sub of this.subs.values()) {
+      if (sub.loaded && sub.retryAt === 0) frames.push(this.subscribeFrame(sub));
+    }
+    frames.push(...this.outbox.sendAll(cn.gen));
+    for (const r of this.requests.values()) frames.push(r.frame);
+    this.sendFrames(frames);
+    cn.pingTimer = setInterval(() => this.ping(cn), this.opts.pingInterval);
+    this.setState("connected");
+    this.first?.resolve();
+    this.first = undefined;
+    this.scheduleMaintain();
+  }
+
+  private ping(cn: Conn): void {
+    if (cn.done) return;
+    const sentAt = Date.now();
+    this.sendFrames([{ type: "ping" }]);
+    if (cn.pongTimer) return;
+    cn.pongTimer = setTimeout(() => {
+      cn.pongTimer = undefined;
+      if (cn.lastRecv < sentAt) this.drop(cn, new Error("herald: heartbeat timeout"));
+    }, this.opts.pongTimeout);
+  }
+
+  /** sends frames on the current connection, batched up to 100 per message. */
+  private sendFrames(frames: ClientFrame[]): void {
+    const cn = this.conn;
+    if (!cn || cn.done || frames.length === 0) return;
+    try {
+      if (frames.length === 1) {
+        cn.ws.send(JSON.stringify(frames[0]));
+        return;
+      }
+      for (let i = 0; i < frames.length; i += 100) cn.ws.send(JSON.stringify(frames.slice(i, i + 100)));
+    } catch (err) {
+      this.drop(cn, err as Error);
+    }
+  }
+
+  private nextId(prefix: string): string {
+    return prefix + (++this.seqNo).toString(36);
+  }
+
+  // ---- server frames ----
+
+  private handle(cn: Conn, f: ServerFrame): void {
+    switch (f.type) {
+      case "auth_ok":
+        if (!cn.authed) this.authenticated(cn);
+        return;
+      case "error":
+        return this.handleError(cn, f);
+      case "token_expiring":
+        void this.refresh(cn);
+        return;
+      case "pong":
+        return;
+    }
+    if (!cn.authed) return;
+    const sub = "channel" in f ? this.subs.get(f.channel) : undefined;
+    switch (f.type) {
+      case "message": {
+        if (!sub || !sub.live) return;
+        const verdict = judgeSeq(sub.lastSeq ?? 0, f.seq);
+        if (verdict === "deliver") {
+          sub.lastSeq = f.seq;
+          this.saveSeq(sub);
+          sub.emit("message", f);
+        } else if (verdict === "gap") {
+          // The server's ordering rules a gap out; never deliver out of
+          // order: resubscribe from lastSeq, and the server replays.
+          this.sendFrames([this.subscribeFrame(sub)]);
+        }
+        return;
+      }
+      case "subscribed": {
+        if (!sub || !sub.reqId || f.id !== sub.reqId) return; // a superseded subscribe
+        if (sub.lastSeq === undefined) {
+          sub.lastSeq = f.seq;
+          this.saveSeq(sub);
+        } else if (!f.recovered && sub.lastSeq !== f.seq) {
+          // Not honoured and no snapshot_required: never skip silently.
+          sub.lastSeq = f.seq;
+          this.saveSeq(sub);
+          sub.emit("snapshot_required", { type: "snapshot_required", channel: f.channel, seq: f.seq, oldestSeq: 0 });
+        }
+        sub.reqId = "";
+        sub.failures = 0;
+        sub.live = true;
+        if (sub.sentRead > 0 && sub.options.receipts) {
+          this.sendFrames([{ type: "receipt", channel: sub.channel, seq: Math.min(sub.sentRead, f.seq), status: "read" }]);
+        }
+        sub.confirm();
+        return;
+      }
+      case "snapshot_required":
+        if (!sub) return;
+        if (f.id !== undefined ? f.id !== sub.reqId : !sub.live) return;
+        sub.lastSeq = f.seq;
+        this.saveSeq(sub);
+        sub.emit("snapshot_required", f);
+        return;
+      case "ack": {
+        const p = this.outbox.take(f.channel, f.id);
+        if (!p) return; // a second ack for the same publish
+        this.persistOutbox();
+        const ack: Ack = { id: f.id, channel: f.channel, seq: f.seq, timestamp: f.timestamp };
+        for (const w of this.waiters.get(p) ?? []) w.resolve(ack);
+        this.waiters.delete(p);
+        this.emit("ack", ack);
+        return;
+      }
+      case "history_page":
+      case "presence_state":
+        if (f.id && this.requests.has(f.id)) {
+          const r = this.requests.get(f.id)!;
+          this.requests.delete(f.id);
+          r.resolve(f);
+          return;
+        }
+        if (f.type === "presence_state" && sub && !f.id) sub.emit("presence_state", f);
+        return;
+      case "presence_diff":
+        sub?.emit("presence_diff", f);
+        return;
+      case "typing_notice":
+        sub?.emit("typing_notice", f);
+        return;
+      case "receipts":
+        sub?.emit("receipts", f);
+        return;
+      case "state":
+        sub?.emit("state", f);
+        return;
+      case "user_status":
+        sub?.emit("user_status", f);
+        return;
+      case "unsubscribed":
+        if (f.id && this.unsubs.has(f.id)) {
+          this.unsubs.get(f.id)!();
+          this.unsubs.delete(f.id);
+        }
+        return;
+      default:
+        return; // PROTOCOL.md §1: ignore frame types this client does not know
+    }
+  }
+
+  private handleError(cn: Conn, f: ErrorFrame): void {
+    const e = new HeraldError(f.code, f.message, f.channel);
+    if (!cn.authed) {
+      // A refused token: the server closes with 4001 next, and the close
+      // decides. Other frames were not sent before auth_ok.
+      return;
+    }
+    if (!f.ref) {
+      // Not an answer: with a channel and a final code, the server ended
+      // that subscription (a refreshed token no longer grants it).
+      const sub = f.channel ? this.subs.get(f.channel) : undefined;
+      if (sub && !transient(e.code)) {
+        this.subs.delete(sub.channel);
+        void Promise.resolve(this.storage.delete(this.seqKey(sub.channel))).catch(() => {});
+        sub.end(e);
+        return;
+      }
+      this.emit("error", e);
+      return;
+    }
+    const r = this.requests.get(f.ref);
+    if (r) {
+      if (transient(e.code)) return this.retryLater(() => this.conn?.authed && this.sendFrames([r.frame]));
+      this.requests.delete(f.ref);
+      r.reject(e);
+      return;
+    }
+    const p = this.outbox.get(f.channel, f.ref);
+    if (p) {
+      if (transient(e.code)) {
+        const b = new Backoff(this.opts.backoffMin, this.opts.backoffMax, (n) => this.random() * n, p.failures);
+        p.failures++;
+        p.gen = 0;
+        p.retryAt = Date.now() + b.next();
+        this.scheduleMaintain();
+        return;
+      }
+      this.outbox.take(p.frame.channel, p.frame.id);
+      this.persistOutbox();
+      const ws = this.waiters.get(p) ?? [];
+      this.waiters.delete(p);
+      for (const w of ws) w.reject(e);
+      this.emit("publish_error", { frame: p.frame, error: e });
+      return;
+    }
+    const sub = f.channel ? this.subs.get(f.channel) : undefined;
+    if (sub && sub.reqId === f.ref) {
+      sub.reqId = "";
+      if (transient(e.code)) {
+        const b = new Backoff(this.opts.backoffMin, this.opts.backoffMax, (n) => this.random() * n, sub.failures);
+        sub.failures++;
+        sub.retryAt = Date.now() + b.next();
+        this.scheduleMaintain();
+        return;
+      }
+      this.subs.delete(sub.channel);
+      sub.end(e);
+      return;
+    }
+    const u = this.unsubs.get(f.ref);
+    if (u) {
+      this.unsubs.delete(f.ref);
+      u(); // not_found included: the goal is reached
+      return;
+    }
+    if (f.ref === cn.refreshId) {
+      // A refused refresh: the connection keeps its old identity; at
+      // expiry the server closes with 4001 and the reconnect asks again.
+      this.emit("error", e);
+      return;
+    }
+    this.emit("error", e);
+  }
+
+  private async refresh(cn: Conn): Promise<void> {
+    let token: string;
+    try {
+      token = await this.opts.token();
+    } catch {
+      return; // the server closes with 4001 at expiry, and the reconnect asks again
+    }
+    if (cn.done) return;
+    cn.refreshId = this.nextId("a");
+    this.sendFrames([{ type: "auth", id: cn.refreshId, token }]);
+  }
+
+  // ---- deferred work ----
+
+  private retryLater(fn: () => unknown): void {
+    setTimeout(fn, new Backoff(this.opts.backoffMin, this.opts.backoffMax, (n) => this.random() * n).next());
+  }
+
+  /** sends the publishes and subscribes whose retry time came, and sleeps until the next one. */
+  private maintain(): void {
+    this.maintainTimer = undefined;
+    const cn = this.conn;
+    if (!cn?.authed || this.stopped) return;
+    const now = Date.now();
+    const frames: ClientFrame[] = [];
+    let nextAt = Infinity;
+    for (const sub of this.subs.values()) {
+      if (sub.retryAt === 0) continue;
+      if (now < sub.retryAt) {
+        nextAt = Math.min(nextAt, sub.retryAt);
+        continue;
+      }
+      sub.retryAt = 0;
+      if (sub.loaded) frames.push(this.subscribeFrame(sub));
+    }
+    const due = this.outbox.sendDue(cn.gen, now);
+    frames.push(...due.frames);
+    nextAt = Math.min(nextAt, due.nextAt);
+    this.sendFrames(frames);
+    if (nextAt !== Infinity) this.maintainTimer = setTimeout(() => this.maintain(), Math.max(0, nextAt - now));
+  }
+
+  private scheduleMaintain(): void {
+    clearTimeout(this.maintainTimer);
+    this.maintainTimer = setTimeout(() => this.maintain(), 0);
+  }
+
+  // ---- helpers ----
+
+  private subscribeFrame(sub: Subscription): SubscribeFrame {
+    sub.reqId = this.nextId("s");
+    sub.live = false;
+    const f: SubscribeFrame = { type: "subscribe", id: sub.reqId, channel: sub.channel };
+    if (sub.lastSeq !== undefined) f.lastSeq = sub.lastSeq;
+    if (sub.options.presence) f.presence = true;
+    if (sub.options.receipts) f.receipts = true;
+    if (sub.options.state) f.state = true;
+    return f;
+  }
+
+  private enqueue(frame: PublishFrame): Promise<Ack> {
+    return new Promise<Ack>((resolve, reject) => {
+      void this.load().then(() => {
+        if (this.stopped) return reject(new ClosedError());
+        let p = this.outbox.get(frame.channel, frame.id);
+        if (!p) {
+          p = this.outbox.add(frame)!;
+          this.persistOutbox();
+          if (this.conn?.authed) {
+            p.gen = this.conn.gen;
+            this.sendFrames([frame]);
+          }
+        }
+        // Else the same publish (same id) is on its way: wait for it.
+        const ws = this.waiters.get(p) ?? [];
+        ws.push({ resolve, reject });
+        this.waiters.set(p, ws);
+      });
+    });
+  }
+
+  private request(frame: ClientFrame & { id: string }): Promise<ServerFrame> {
+    if (this.stopped) return Promise.reject(new ClosedError());
+    return new Promise<ServerFrame>((resolve, reject) => {
+      this.requests.set(frame.id, { frame, resolve, reject });
+      if (this.conn?.authed) this.sendFrames([frame]);
+    });
+  }
+
+  private unsubscribe(sub: Subscription): Promise<void> {
+    if (this.subs.get(sub.channel) !== sub) return Promise.resolve();
+    this.subs.delete(sub.channel);
+    void Promise.resolve(this.storage.delete(this.seqKey(sub.channel))).catch(() => {});
+    const wasOn = sub.live || sub.reqId !== "";
+    sub.end(undefined);
+    if (!this.conn?.authed || !wasOn) return Promise.resolve();
+    const id = this.nextId("u");
+    const done = new Promise<void>((resolve) => this.unsubs.set(id, resolve));
+    this.sendFrames([{ type: "unsubscribe", id, channel: sub.channel }]);
+    return done;
+  }
+
+  private seqKey(channel: string): string {
+    return `${this.opts.storagePrefix}seq:${channel}`;
+  }
+
+  private outboxKey(): string {
+    return `${this.opts.storagePrefix}outbox`;
+  }
+
+  private saveSeq(sub: Subscription): void {
+    const v = sub.lastSeq;
+    if (v === undefined) return;
+    this.persist(() => (this.subs.get(sub.channel) === sub ? this.storage.set(this.seqKey(sub.channel), String(v)) : undefined));
+  }
+
+  private persistOutbox(): void {
+    this.persist(() => (this.outbox.size === 0 ? this.storage.delete(this.outboxKey()) : this.storage.set(this.outboxKey(), this.outbox.serialize())));
+  }
+
+  /** runs storage writes one after another, so that a later value never loses to an earlier one. */
+  private persist(fn: () => Promise<void> | void): void {
+    this.persisting = this.persisting.then(fn).catch(() => {});
+  }
+
+  /** Resolves when every storage write made so far is done. */
+  flush(): Promise<void> {
+    return this.persisting;
+  }
+}
+
+function code1001(err: Error): boolean {
+  return err instanceof CloseError && err.code === 1001;
+}

@@ -1,0 +1,266 @@
+// End to end: the SDK from Node against a real `herald serve`, built once
+// from this repository.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { HeraldClient, type WebSocketConstructor } from "../src/client.js";
+import type { MessageFrame } from "../src/frames.js";
+import type { Ack } from "../src/outbox.js";
+import { MemoryStorage } from "../src/storage.js";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const secret = randomBytes(32).toString("hex");
+let tmp: string;
+let bin: string;
+let port: number;
+let server: ChildProcess | undefined;
+
+function b64url(v: string | Buffer): string {
+  return Buffer.from(v).toString("base64url");
+}
+
+/** mint returns an HS256 JWT for sub, granting chat.>. */
+function mint(sub: string, ttlSeconds = 3600): string {
+  const header = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const claims = b64url(JSON.stringify({ sub, exp: Math.floor(Date.now() / 1000) + ttlSeconds, channels: ["chat.>"] }));
+  const sig = createHmac("sha256", secret).update(`${header}.${claims}`).digest("base64url");
+  return `${header}.${claims}.${sig}`;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+    s.on("error", rej);
+  });
+}
+
+async function waitListening(p: number, ms = 15000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((res) => {
+      const c = tcpConnect(p, "127.0.0.1");
+      c.on("connect", () => {
+        c.destroy();
+        res(true);
+      });
+      c.on("error", () => res(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`herald did not listen on ${p}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function startServer(): Promise<void> {
+  server = spawn(bin, ["serve", "--addr", `127.0.0.1:${port}`, "--data", join(tmp, "data"), "--jwt-secret", secret, "--log-level", "warn"], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  await waitListening(port);
+}
+
+async function killServer(): Promise<void> {
+  const s = server;
+  server = undefined;
+  if (!s || s.exitCode !== null) return;
+  const exited = new Promise((r) => s.once("exit", r));
+  s.kill("SIGKILL");
+  await exited;
+}
+
+async function until(cond: () => boolean, ms = 10000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function client(sub: string, storage = new MemoryStorage()): HeraldClient {
+  return new HeraldClient({
+    url: `ws://127.0.0.1:${port}/ws`,
+    token: async () => mint(sub),
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    backoffMin: 50,
+    backoffMax: 400,
+    storage,
+  });
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), "herald-js-"));
+  bin = join(tmp, "herald");
+  execFileSync("go", ["build", "-o", bin, "./cmd/herald"], { cwd: repo, stdio: "inherit" });
+  port = await freePort();
+  await startServer();
+}, 240_000);
+
+afterAll(async () => {
+  await killServer();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("HeraldClient against herald serve", () => {
+  it("delivers each message once and in order to two clients", async () => {
+    const alice = client("alice");
+    const bob = client("bob");
+    try {
+      await Promise.all([alice.connect(), bob.connect()]);
+      const got: Record<string, MessageFrame[]> = { alice: [], bob: [] };
+      const sa = alice.subscribe("chat.order");
+      const sb = bob.subscribe("chat.order");
+      sa.on("message", (m) => got.alice.push(m));
+      sb.on("message", (m) => got.bob.push(m));
+      await Promise.all([sa.ready, sb.ready]);
+      const acks: Ack[] = [];
+      for (let i = 0; i < 5; i++) acks.push(await alice.publish("chat.order", "msg", { n: i }));
+      acks.push(await bob.publish("chat.order", "msg", { n: 5 }));
+      expect(acks.map((a) => a.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      await until(() => got.alice.length >= 6 && got.bob.length >= 6, 5000, "six messages each");
+      await new Promise((r) => setTimeout(r, 100)); // a duplicate would show up here
+      for (const who of ["alice", "bob"]) {
+        expect(got[who].map((m) => (m.payload as { n: number }).n)).toEqual([0, 1, 2, 3, 4, 5]);
+        expect(got[who].map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      }
+      expect(got.bob[0].from).toBe("alice");
+      expect(got.bob[0].id).toBe(acks[0].id);
+
+      const page = await bob.history("chat.order", { after: 3 });
+      expect(page.messages.map((m) => m.seq)).toEqual([4, 5, 6]);
+      const pres = await bob.presence("chat.order");
+      expect(pres.members?.map((m) => m.userId)).toEqual(["alice", "bob"]);
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  });
+
+  it("rejects a publish the token does not grant, and stops on a refused first token", async () => {
+    const alice = client("alice");
+    try {
+      await alice.connect();
+      await expect(alice.publish("other.1", undefined, 1)).rejects.toMatchObject({ code: "forbidden" });
+      expect(alice.pendingPublishes).toBe(0);
+    } finally {
+      alice.close();
+    }
+    const bad = new HeraldClient({
+      url: `ws://127.0.0.1:${port}/ws`,
+      token: async () => "not-a-jwt",
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      backoffMin: 50,
+    });
+    await expect(bad.connect()).rejects.toMatchObject({ code: 4001 });
+    expect(bad.state).toBe("closed");
+  });
+
+  it("after a server restart, every message arrives once and each publish is acked once", async () => {
+    const aliceStore = new MemoryStorage();
+    const alice = client("alice", aliceStore);
+    const bob = client("bob");
+    const states: string[] = [];
+    bob.on("state", (e) => states.push(e.state));
+    try {
+      await Promise.all([alice.connect(), bob.connect()]);
+      const got: MessageFrame[] = [];
+      const sb = bob.subscribe("chat.restart");
+      sb.on("message", (m) => got.push(m));
+      await sb.ready;
+      const ackEvents: Ack[] = [];
+      alice.on("ack", (a) => ackEvents.push(a));
+
+      const acked = await alice.publish("chat.restart", "msg", "before");
+      // A publish on the wire when the server dies: the server is frozen
+      // first, so that no ack can come back, then killed.
+      server!.kill("SIGSTOP");
+      const inFlight = alice.publish("chat.restart", "msg", "in-flight");
+      await new Promise((r) => setTimeout(r, 100));
+      expect(alice.pendingPublishes).toBe(1);
+      await killServer();
+      await until(() => alice.state !== "connected" && bob.state !== "connected", 5000, "both disconnected");
+      // Publishes made while the server is down wait in the outbox and storage.
+      const offline = [alice.publish("chat.restart", "msg", "offline-1"), alice.publish("chat.restart", "msg", "offline-2")];
+      await until(() => alice.pendingPublishes === 3, 2000, "three publishes in the outbox");
+      await alice.flush();
+      expect(JSON.parse((await aliceStore.get("herald:outbox"))!)).toHaveLength(3);
+
+      await startServer();
+      const acks = await Promise.all([inFlight, ...offline]);
+      expect(acks.map((a) => a.seq)).toEqual([2, 3, 4]);
+      await until(() => got.length >= 4, 10000, "bob to catch up");
+      await new Promise((r) => setTimeout(r, 200));
+      expect(got.map((m) => m.payload)).toEqual(["before", "in-flight", "offline-1", "offline-2"]);
+      expect(got.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+      expect(acked.seq).toBe(1);
+      expect(ackEvents.map((a) => a.seq)).toEqual([1, 2, 3, 4]);
+      expect(alice.pendingPublishes).toBe(0);
+      await alice.flush();
+      expect(await aliceStore.get("herald:outbox")).toBeFalsy();
+      expect(states).toContain("disconnected");
+      expect(bob.state).toBe("connected");
+      expect(sb.lastSeq).toBe(4);
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  }, 30_000);
+
+  it("a new client on the same storage resumes the outbox and each channel's lastSeq", async () => {
+    const store = new MemoryStorage();
+    const first = client("carol", store);
+    await first.connect();
+    const got1: MessageFrame[] = [];
+    const s1 = first.subscribe("chat.reload");
+    s1.on("message", (m) => got1.push(m));
+    await s1.ready;
+    await first.publish("chat.reload", "msg", "one");
+    await until(() => got1.length === 1, 5000, "first message");
+    await first.flush();
+    first.close();
+
+    // A "reload": the outbox holds a publish the page never saw acked.
+    const other = client("dave");
+    await other.connect();
+    const two = await other.publish("chat.reload", "msg", "two", { id: "reload-0" });
+    other.close();
+    // The outbox of the reloaded page: a publish that was stored but whose
+    // ack was lost (the server dedupes it and acks it again), and a new one.
+    await store.set(
+      "herald:outbox",
+      JSON.stringify([
+        { type: "publish", id: "reload-0", channel: "chat.reload", payload: "two" },
+        { type: "publish", id: "reload-1", channel: "chat.reload", payload: "three" },
+      ]),
+    );
+
+    const second = client("carol", store);
+    const got2: MessageFrame[] = [];
+    const acks: Ack[] = [];
+    second.on("ack", (a) => acks.push(a));
+    const s2 = second.subscribe("chat.reload");
+    s2.on("message", (m) => got2.push(m));
+    try {
+      await second.connect();
+      await s2.ready;
+      await until(() => got2.length >= 2 && acks.length === 2, 5000, "the replay and the acks");
+      await new Promise((r) => setTimeout(r, 100));
+      expect(got2.map((m) => m.payload)).toEqual(["two", "three"]);
+      expect(got2.map((m) => m.seq)).toEqual([2, 3]);
+      expect(acks).toMatchObject([
+        { id: "reload-0", seq: two.seq, timestamp: two.timestamp },
+        { id: "reload-1", seq: 3 },
+      ]);
+    } finally {
+      second.close();
+    }
+  });
+});
