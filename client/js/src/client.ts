@@ -10,9 +10,10 @@ import type {
   PresenceStateFrame,
   PublishFrame,
   ServerFrame,
+  StateSetFrame,
   SubscribeFrame,
 } from "./frames.js";
-import { type Ack, Outbox, type Pending } from "./outbox.js";
+import { type Ack, Outbox, type OutFrame, type Pending } from "./outbox.js";
 import { judgeSeq } from "./seq.js";
 import { MemoryStorage, type Storage } from "./storage.js";
 import { type SubscribeOptions, Subscription } from "./subscription.js";
@@ -59,6 +60,68 @@ export interface HeraldClientOptions {
   storagePrefix?: string;
   /** Replaces Math.random for backoff jitter; for tests. */
   random?: () => number;
+  /**
+   * Where the client hears of the network coming back and of the app
+   * being hidden or shown: by default the browser's window ("online") and
+   * document ("visibilitychange", visibilityState) when there are some.
+   * Pass one to drive it from React Native's AppState and NetInfo, or from
+   * tests; pass null to hear nothing.
+   */
+  environment?: Environment | null;
+  /** How long the app may be hidden before the client closes its connection (with 1000) until it is visible again, in ms (default 30000). */
+  hiddenGrace?: number;
+}
+
+/** The environment events the client reacts to. */
+export type EnvironmentEvent = "online" | "visibilitychange";
+
+/**
+ * Environment is what the client needs of its host to reconnect at once
+ * when the network comes back ("online") or the app is visible again
+ * ("visibilitychange"), and to close while the app is hidden.
+ */
+export interface Environment {
+  /** Calls listener on each event of type; may return a function that removes it. */
+  addEventListener(type: EnvironmentEvent, listener: () => void): (() => void) | void;
+  /** "visible" when the app is in the foreground; anything else counts as hidden. */
+  visibilityState(): string;
+}
+
+interface EventTargetLike {
+  addEventListener(type: string, fn: () => void): void;
+  removeEventListener(type: string, fn: () => void): void;
+}
+
+/** The browser's environment (window and document), or undefined outside a browser. */
+export function browserEnvironment(): Environment | undefined {
+  const g = globalThis as { window?: EventTargetLike; document?: EventTargetLike & { visibilityState?: string } };
+  const win = g.window;
+  const doc = g.document;
+  if (!win?.addEventListener && !doc?.addEventListener) return undefined;
+  return {
+    addEventListener(type, fn) {
+      const target = type === "online" ? win : doc;
+      if (!target?.addEventListener) return;
+      target.addEventListener(type, fn);
+      return () => target.removeEventListener(type, fn);
+    },
+    visibilityState: () => doc?.visibilityState ?? "visible",
+  };
+}
+
+/** The delivery states of an own publish, in order: queued, acked, delivered to another user, read by another user. */
+export type PublishState = "sending" | "sent" | "delivered" | "read";
+
+/** A publish_state event: an own publish (or state write) moved to state. */
+export interface PublishStateEvent {
+  id: string;
+  channel: string;
+  /** The message's seq, once acked. */
+  seq?: number;
+  state: PublishState;
+  /** How many users other than the client's own have delivered, and read, it (from receipts; 0 before any). */
+  delivered: number;
+  read: number;
 }
 
 /** The client's connection states. */
@@ -76,7 +139,16 @@ export interface ClientEvents {
   /** A publish was acked, including one restored from storage with nobody awaiting it. */
   ack: Ack;
   /** A publish was refused for good. */
-  publish_error: { frame: PublishFrame; error: HeraldError };
+  publish_error: { frame: OutFrame; error: HeraldError };
+  /**
+   * An own publish moved on: sending when queued, sent when acked,
+   * delivered when at least one other user's delivered position reached
+   * its seq, read when at least one other user's read position did.
+   * Delivered and read come from receipts frames, so the channel must be
+   * subscribed with receipts: true. Counts changing within a state are
+   * not reported; ask receiptCounts.
+   */
+  publish_state: PublishStateEvent;
   /** An error frame that answers nothing pending (logged by apps that care). */
   error: HeraldError;
 }
@@ -138,7 +210,7 @@ export function newId(): string {
  * acked. It mirrors the Go SDK (client/heraldclient).
  */
 export class HeraldClient extends Emitter<ClientEvents> {
-  private readonly opts: Required<Omit<HeraldClientOptions, "fallbackUrls" | "WebSocket" | "random">> & {
+  private readonly opts: Required<Omit<HeraldClientOptions, "fallbackUrls" | "WebSocket" | "random" | "environment">> & {
     WebSocket: WebSocketConstructor;
   };
   private readonly endpoints: string[];
@@ -162,6 +234,14 @@ export class HeraldClient extends Emitter<ClientEvents> {
   private maintainTimer?: ReturnType<typeof setTimeout>;
   private loaded: Promise<void> | undefined;
   private persisting: Promise<void> = Promise.resolve();
+  private readonly env: Environment | undefined;
+  private envOff: (() => void)[] = [];
+  private paused = false;
+  private hiddenTimer?: ReturnType<typeof setTimeout>;
+  private attemptNo = 0;
+  private userId = "";
+  /** acked own publishes per channel not yet read by another user, oldest first. */
+  private readonly tracked = new Map<string, { id: string; seq: number; state: PublishState }[]>();
 
   constructor(options: HeraldClientOptions) {
     super();
@@ -179,7 +259,9 @@ export class HeraldClient extends Emitter<ClientEvents> {
       pongTimeout: options.pongTimeout ?? 10000,
       storage: options.storage ?? new MemoryStorage(),
       storagePrefix: options.storagePrefix ?? "herald:",
+      hiddenGrace: options.hiddenGrace ?? 30000,
     };
+    this.env = options.environment === null ? undefined : (options.environment ?? browserEnvironment());
     this.endpoints = [options.url, ...(options.fallbackUrls ?? [])];
     this.storage = this.opts.storage;
     this.random = options.random ?? Math.random;
@@ -209,6 +291,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
       return this.stateValue === "connected" ? Promise.resolve() : this.waitFirst();
     }
     this.running = true;
+    this.listen();
     const p = this.waitFirst();
     void this.load().then(() => this.attempt());
     return p;
@@ -286,7 +369,137 @@ export class HeraldClient extends Emitter<ClientEvents> {
     const sub = this.subs.get(channel);
     if (!sub || seq <= sub.sentRead) return;
     sub.sentRead = seq;
+    sub.sentDelivered = Math.max(sub.sentDelivered, seq); // read implies delivered
     if (this.conn?.authed && sub.live) this.sendFrames([{ type: "receipt", channel, seq, status: "read" }]);
+  }
+
+  /**
+   * Reports that channel's messages up to seq reached this device. The
+   * highest position is kept and reported again after a reconnect; a
+   * position at or below one already reported (read included) sends
+   * nothing. The channel must be subscribed.
+   */
+  markDelivered(channel: string, seq: number): void {
+    const sub = this.subs.get(channel);
+    if (!sub || seq <= sub.sentDelivered) return;
+    sub.sentDelivered = seq;
+    if (this.conn?.authed && sub.live) this.sendFrames([{ type: "receipt", channel, seq, status: "delivered" }]);
+  }
+
+  /**
+   * How many users other than the client's own have delivered, and read,
+   * the message at seq of channel, from the receipts of its subscription
+   * (subscribe with receipts: true); zeros when it is not subscribed.
+   */
+  receiptCounts(channel: string, seq: number): { delivered: number; read: number } {
+    return this.subs.get(channel)?.receiptCounts(seq, this.userId) ?? { delivered: 0, read: 0 };
+  }
+
+  /**
+   * Sets key of channel's state to value (null removes it) and resolves
+   * with the ack (PROTOCOL.md §17). Like a publish, the write goes through
+   * the outbox and is resent with the same id until acked.
+   */
+  async setState(channel: string, key: string, value: JSONValue, options: PublishOptions = {}): Promise<Ack> {
+    if (this.stopped) throw new ClosedError();
+    const frame: StateSetFrame = { type: "state_set", id: options.id ?? newId(), channel, key, value };
+    return this.enqueue(frame);
+  }
+
+  /** Replaces the payload of own message target (a seq) of channel: an op entry (PROTOCOL.md §18), published like any message. */
+  edit(channel: string, target: number, payload: JSONValue, options: PublishOptions = {}): Promise<Ack> {
+    return this.publishOp(channel, "edit", target, payload, options);
+  }
+
+  /** Deletes own message target of channel, leaving a tombstone (op delete). */
+  remove(channel: string, target: number, options: PublishOptions = {}): Promise<Ack> {
+    return this.publishOp(channel, "delete", target, undefined, options);
+  }
+
+  /** Adds the user's reaction key (such as "👍") to message target of channel. */
+  react(channel: string, target: number, key: string, options: PublishOptions = {}): Promise<Ack> {
+    return this.publishOp(channel, "react", target, key, options);
+  }
+
+  /** Takes the user's reaction key away from message target of channel. */
+  unreact(channel: string, target: number, key: string, options: PublishOptions = {}): Promise<Ack> {
+    return this.publishOp(channel, "unreact", target, key, options);
+  }
+
+  private async publishOp(
+    channel: string,
+    op: NonNullable<PublishFrame["op"]>,
+    target: number,
+    payload: JSONValue | undefined,
+    options: PublishOptions,
+  ): Promise<Ack> {
+    if (this.stopped) throw new ClosedError();
+    if (!Number.isSafeInteger(target) || target < 1) throw new Error(`herald: target must be a seq, 1 or greater: ${target}`);
+    const frame: PublishFrame = { type: "publish", id: options.id ?? newId(), channel, op, target };
+    if (payload !== undefined) frame.payload = payload;
+    return this.enqueue(frame);
+  }
+
+  // ---- environment: online, visibility ----
+
+  private listen(): void {
+    const env = this.env;
+    if (!env) return;
+    for (const type of ["online", "visibilitychange"] as const) {
+      const off = env.addEventListener(type, () => (type === "online" ? this.onOnline() : this.onVisibility()));
+      if (off) this.envOff.push(off);
+    }
+    if (env.visibilityState() !== "visible") this.onVisibility();
+  }
+
+  private onOnline(): void {
+    if (!this.paused) this.wake();
+  }
+
+  private onVisibility(): void {
+    if (this.stopped || !this.env) return;
+    if (this.env.visibilityState() === "visible") {
+      clearTimeout(this.hiddenTimer);
+      this.hiddenTimer = undefined;
+      this.wake();
+      return;
+    }
+    if (this.hiddenTimer || this.paused) return;
+    this.hiddenTimer = setTimeout(() => {
+      this.hiddenTimer = undefined;
+      if (this.env?.visibilityState() !== "visible") this.pause();
+    }, this.opts.hiddenGrace);
+  }
+
+  /** pause closes the connection with 1000 while the app is hidden; wake resumes. */
+  private pause(): void {
+    if (this.stopped || this.paused) return;
+    this.paused = true;
+    this.attemptNo++; // an attempt waiting for its token gives up
+    clearTimeout(this.reconnectTimer);
+    const cn = this.conn;
+    if (cn && !cn.done) {
+      try {
+        cn.ws.close(1000, "client hidden");
+      } catch {
+        // already closing
+      }
+      this.ended(cn, 1000, "client hidden");
+    }
+    this.setConnState("disconnected");
+  }
+
+  /** wake connects at once, skipping the backoff wait, when the client is paused or waiting to reconnect. */
+  private wake(): void {
+    if (this.stopped || !this.running) return;
+    if (this.paused) {
+      this.paused = false;
+    } else if (this.conn || this.stateValue !== "disconnected") {
+      return; // connected or connecting
+    }
+    clearTimeout(this.reconnectTimer);
+    this.backoff.reset();
+    void this.load().then(() => this.attempt());
   }
 
   // ---- connection loop ----
@@ -316,24 +529,26 @@ export class HeraldClient extends Emitter<ClientEvents> {
     return this.loaded;
   }
 
-  private setState(state: ConnectionState, error?: Error): void {
+  private setConnState(state: ConnectionState, error?: Error): void {
     if (this.stateValue === state && !error) return;
     this.stateValue = state;
     this.emit("state", { state, error });
   }
 
   private async attempt(): Promise<void> {
-    if (this.stopped) return;
-    this.setState("connecting");
+    if (this.stopped || this.paused) return;
+    const my = ++this.attemptNo;
+    this.setConnState("connecting");
     let token: string;
     try {
       token = await this.opts.token();
     } catch (err) {
+      if (my !== this.attemptNo) return;
       const e = new Error(`herald: token callback: ${(err as Error)?.message ?? err}`);
       if (this.first) return this.stop(e, true);
       return this.retry(e);
     }
-    if (this.stopped) return;
+    if (this.stopped || my !== this.attemptNo) return;
     let ws: WebSocketLike;
     try {
       ws = new this.opts.WebSocket(this.endpoints[this.endpoint]);
@@ -406,7 +621,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
       this.unsubs.delete(id);
       done(); // the server dropped the subscriptions with the connection
     }
-    if (this.stopped) return;
+    if (this.stopped || this.paused) return; // a pause is our own close: not for good
     const err = new CloseError(code, reason);
     // PROTOCOL.md §10: no automatic reconnect after 1000, 1008 or 4003.
     if (code === 1000 || code === 1008 || code === 4003) return this.stop(err, true);
@@ -419,9 +634,9 @@ export class HeraldClient extends Emitter<ClientEvents> {
   }
 
   private retry(err: Error): void {
-    if (this.stopped) return;
+    if (this.stopped || this.paused) return;
     this.endpoint = (this.endpoint + 1) % this.endpoints.length;
-    this.setState("disconnected", err);
+    this.setConnState("disconnected", err);
     const d = code1001(err) ? this.random() * 100 : this.backoff.next();
     this.reconnectTimer = setTimeout(() => void this.attempt(), d);
   }
@@ -430,6 +645,9 @@ export class HeraldClient extends Emitter<ClientEvents> {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.hiddenTimer);
+    for (const off of this.envOff) off();
+    this.envOff = [];
     clearTimeout(this.maintainTimer);
     const cn = this.conn;
     if (cn && !cn.done) {
@@ -455,7 +673,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
     }
     this.first?.reject(err);
     this.first = undefined;
-    this.setState("closed", err);
+    this.setConnState("closed", err);
   }
 
   /** installs an authenticated connection: resubscribe, resend, heartbeat. */
@@ -472,7 +690,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
     for (const r of this.requests.values()) frames.push(r.frame);
     this.sendFrames(frames);
     cn.pingTimer = setInterval(() => this.ping(cn), this.opts.pingInterval);
-    this.setState("connected");
+    this.setConnState("connected");
     this.first?.resolve();
     this.first = undefined;
     this.scheduleMaintain();
@@ -513,6 +731,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
   private handle(cn: Conn, f: ServerFrame): void {
     switch (f.type) {
       case "auth_ok":
+        if (f.userId) this.userId = f.userId;
         if (!cn.authed) this.authenticated(cn);
         return;
       case "error":
@@ -532,6 +751,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
         if (verdict === "deliver") {
           sub.lastSeq = f.seq;
           this.saveSeq(sub);
+          if (f.op === "state" && f.event) sub.applyWrite(f.event, f.payload ?? null, f.seq);
           sub.emit("message", f);
         } else if (verdict === "gap") {
           // The server's ordering rules a gap out; never deliver out of
@@ -557,6 +777,9 @@ export class HeraldClient extends Emitter<ClientEvents> {
         if (sub.sentRead > 0 && sub.options.receipts) {
           this.sendFrames([{ type: "receipt", channel: sub.channel, seq: Math.min(sub.sentRead, f.seq), status: "read" }]);
         }
+        if (sub.sentDelivered > sub.sentRead && sub.options.receipts) {
+          this.sendFrames([{ type: "receipt", channel: sub.channel, seq: Math.min(sub.sentDelivered, f.seq), status: "delivered" }]);
+        }
         sub.confirm();
         return;
       }
@@ -565,6 +788,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
         if (f.id !== undefined ? f.id !== sub.reqId : !sub.live) return;
         sub.lastSeq = f.seq;
         this.saveSeq(sub);
+        if (f.entries) sub.applySnapshot(f.seq, f.entries);
         sub.emit("snapshot_required", f);
         return;
       case "ack": {
@@ -575,6 +799,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
         for (const w of this.waiters.get(p) ?? []) w.resolve(ack);
         this.waiters.delete(p);
         this.emit("ack", ack);
+        this.sent(ack);
         return;
       }
       case "history_page":
@@ -594,10 +819,15 @@ export class HeraldClient extends Emitter<ClientEvents> {
         sub?.emit("typing_notice", f);
         return;
       case "receipts":
-        sub?.emit("receipts", f);
+        if (!sub) return;
+        sub.applyReceipts(f.delivered, f.read);
+        this.advance(sub);
+        sub.emit("receipts", f);
         return;
       case "state":
-        sub?.emit("state", f);
+        if (!sub) return;
+        sub.applySnapshot(f.seq, f.entries ?? {});
+        sub.emit("state", f);
         return;
       case "user_status":
         sub?.emit("user_status", f);
@@ -747,7 +977,47 @@ export class HeraldClient extends Emitter<ClientEvents> {
     return f;
   }
 
-  private enqueue(frame: PublishFrame): Promise<Ack> {
+  /** sent reports an acked own publish and keeps it to report delivered and read. */
+  private sent(ack: Ack): void {
+    let list = this.tracked.get(ack.channel);
+    if (!list) {
+      list = [];
+      this.tracked.set(ack.channel, list);
+    }
+    const t = { id: ack.id, seq: ack.seq, state: "sent" as PublishState };
+    list.push(t);
+    if (list.length > 1000) list.shift(); // bounded: the oldest are the likeliest read already
+    this.emitPublishState(ack.channel, t);
+    const sub = this.subs.get(ack.channel);
+    if (sub) this.advance(sub);
+  }
+
+  /** advance moves the tracked publishes of sub's channel to delivered or read as its receipts say. */
+  private advance(sub: Subscription): void {
+    const list = this.tracked.get(sub.channel);
+    if (!list) return;
+    for (const t of list) {
+      const n = sub.receiptCounts(t.seq, this.userId);
+      const next: PublishState = n.read > 0 ? "read" : n.delivered > 0 ? "delivered" : t.state;
+      if (next === t.state) continue;
+      if (t.state === "sent" && next === "read") {
+        t.state = "delivered";
+        this.emitPublishState(sub.channel, t, n);
+      }
+      t.state = next;
+      this.emitPublishState(sub.channel, t, n);
+    }
+    const left = list.filter((t) => t.state !== "read");
+    if (left.length === 0) this.tracked.delete(sub.channel);
+    else this.tracked.set(sub.channel, left);
+  }
+
+  private emitPublishState(channel: string, t: { id: string; seq: number; state: PublishState }, n?: { delivered: number; read: number }): void {
+    const counts = n ?? this.subs.get(channel)?.receiptCounts(t.seq, this.userId) ?? { delivered: 0, read: 0 };
+    this.emit("publish_state", { id: t.id, channel, seq: t.seq, state: t.state, ...counts });
+  }
+
+  private enqueue(frame: OutFrame): Promise<Ack> {
     return new Promise<Ack>((resolve, reject) => {
       void this.load().then(() => {
         if (this.stopped) return reject(new ClosedError());
@@ -755,6 +1025,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
         if (!p) {
           p = this.outbox.add(frame)!;
           this.persistOutbox();
+          this.emit("publish_state", { id: frame.id, channel: frame.channel, state: "sending", delivered: 0, read: 0 });
           if (this.conn?.authed) {
             p.gen = this.conn.gen;
             this.sendFrames([frame]);

@@ -1,13 +1,17 @@
 // Herald's TypeScript client: see HeraldClient.
 export * from "./frames.js";
 export { Backoff } from "./backoff.js";
-export { HeraldClient, newId } from "./client.js";
+export { browserEnvironment, HeraldClient, newId } from "./client.js";
 export type {
   ClientEvents,
   ConnectionState,
+  Environment,
+  EnvironmentEvent,
   HeraldClientOptions,
   HistoryOptions,
   PublishOptions,
+  PublishState,
+  PublishStateEvent,
   StateEvent,
   WebSocketConstructor,
   WebSocketLike,
@@ -16,10 +20,10 @@ export { ClosedError, CloseError, HeraldError, transient } from "./errors.js";
 export { Emitter } from "./emitter.js";
 export type { Listener } from "./emitter.js";
 export { Outbox } from "./outbox.js";
-export type { Ack, Pending } from "./outbox.js";
+export type { Ack, OutFrame, Pending } from "./outbox.js";
 export { judgeSeq } from "./seq.js";
 export type { SeqVerdict } from "./seq.js";
 export { LocalStorage, MemoryStorage } from "./storage.js";
 export type { Storage, WebStorageLike } from "./storage.js";
 export { Subscription } from "./subscription.js";
-export type { SubscribeOptions, SubscriptionEvents } from "./subscription.js";
+export type { StateChange, SubscribeOptions, SubscriptionEvents } from "./subscription.js";

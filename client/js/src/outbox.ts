@@ -1,4 +1,7 @@
-import type { PublishFrame } from "./frames.js";
+import type { PublishFrame, StateSetFrame } from "./frames.js";
+
+/** A frame the outbox keeps until its ack: a publish or a state write. */
+export type OutFrame = PublishFrame | StateSetFrame;
 
 /** The server's answer to a publish: where the message was stored. */
 export interface Ack {
@@ -10,7 +13,7 @@ export interface Ack {
 
 /** One publish waiting for its ack. */
 export interface Pending {
-  frame: PublishFrame;
+  frame: OutFrame;
   /** The connection it was last sent on; 0 means it must be sent (after retryAt). */
   gen: number;
   /** When a publish that got a transient error may go again, in ms since the epoch. */
@@ -24,7 +27,7 @@ function key(channel: string, id: string): string {
 }
 
 /**
- * Outbox holds the publishes waiting for their ack, in the order they were
+ * Outbox holds the publishes (and state writes) waiting for their ack, in the order they were
  * made, so that resends after a reconnect keep that order. An entry is
  * keyed by channel and id, the server's dedupe key, so a second ack for the
  * same publish (the first attempt's and a retry's) finds nothing to resolve.
@@ -38,7 +41,7 @@ export class Outbox {
   }
 
   /** Adds frame unless the same publish (channel and id) already waits; reports whether it was added. */
-  add(frame: PublishFrame): Pending | undefined {
+  add(frame: OutFrame): Pending | undefined {
     const k = key(frame.channel, frame.id);
     if (this.entries.has(k)) return undefined;
     const p: Pending = { frame, gen: 0, retryAt: 0, failures: 0 };
@@ -69,8 +72,8 @@ export class Outbox {
   }
 
   /** Marks every entry as sent on connection gen (a new connection resends them all) and returns them in order. */
-  sendAll(gen: number): PublishFrame[] {
-    const out: PublishFrame[] = [];
+  sendAll(gen: number): OutFrame[] {
+    const out: OutFrame[] = [];
     for (const p of this.entries.values()) {
       p.gen = gen;
       p.retryAt = 0;
@@ -84,8 +87,8 @@ export class Outbox {
    * has come, marking them sent on gen, and the earliest retry time still
    * ahead (Infinity when none).
    */
-  sendDue(gen: number, now: number): { frames: PublishFrame[]; nextAt: number } {
-    const frames: PublishFrame[] = [];
+  sendDue(gen: number, now: number): { frames: OutFrame[]; nextAt: number } {
+    const frames: OutFrame[] = [];
     let nextAt = Infinity;
     for (const p of this.entries.values()) {
       if (p.gen !== 0) continue;
@@ -115,8 +118,9 @@ export class Outbox {
     }
     if (!Array.isArray(frames)) return 0;
     let n = 0;
-    for (const f of frames as PublishFrame[]) {
-      if (f && f.type === "publish" && typeof f.id === "string" && typeof f.channel === "string" && this.add(f)) n++;
+    for (const f of frames as OutFrame[]) {
+      const known = f && (f.type === "publish" || (f.type === "state_set" && typeof f.key === "string"));
+      if (known && typeof f.id === "string" && typeof f.channel === "string" && this.add(f)) n++;
     }
     return n;
   }

@@ -1,10 +1,12 @@
 import { Emitter } from "./emitter.js";
 import type {
+  JSONValue,
   MessageFrame,
   PresenceDiffFrame,
   PresenceStateFrame,
   ReceiptsFrame,
   SnapshotRequiredFrame,
+  StateEntry,
   StateFrame,
   TypingNoticeFrame,
   UserStatusFrame,
@@ -38,8 +40,19 @@ export interface SubscriptionEvents {
   receipts: ReceiptsFrame;
   state: StateFrame;
   user_status: UserStatusFrame;
+  /** A key of the channel's state changed (from a state frame, snapshot_required or a state write); value null means removed. */
+  state_changed: StateChange;
   /** The subscription ended: undefined after unsubscribe, else why (a HeraldError, ClosedError). */
   end: Error | undefined;
+}
+
+/** One change of a channel's state key, as applied to Subscription.state. */
+export interface StateChange {
+  key: string;
+  /** The new value; null when the key was removed. */
+  value: JSONValue;
+  /** The seq of the write. */
+  seq: number;
 }
 
 /**
@@ -53,6 +66,22 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   lastSeq: number | undefined;
   /** Resolves when the server first confirms the subscription; rejects when it refuses it. */
   readonly ready: Promise<void>;
+  /**
+   * The channel's state (PROTOCOL.md §17): each key's value and the seq of
+   * the write that set it, kept from the state frame, snapshot_required's
+   * entries and state writes delivered as messages (op "state"). A write
+   * is applied only when its seq is greater than the one held for its key.
+   */
+  readonly state = new Map<string, StateEntry>();
+  /** Every user's delivered position, from receipts frames (read implies delivered). */
+  readonly delivered = new Map<string, number>();
+  /** Every user's read position, from receipts frames. */
+  readonly read = new Map<string, number>();
+
+  /** @internal the seq of each key's last write, removed keys included. */
+  stateSeqs = new Map<string, number>();
+  /** @internal the seq of the last snapshot: writes of absent keys at or below it are stale. */
+  stateFloor = 0;
 
   /** @internal the id of the subscribe frame in flight, "" when none is. */
   reqId = "";
@@ -66,6 +95,8 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   failures = 0;
   /** @internal the highest read position reported, sent again after a reconnect. */
   sentRead = 0;
+  /** @internal the highest delivered position reported, sent again after a reconnect. */
+  sentDelivered = 0;
   /** @internal whether ready is settled; whether the subscription ended. */
   confirmed = false;
   ended = false;
@@ -98,6 +129,55 @@ export class Subscription extends Emitter<SubscriptionEvents> {
     if (this.confirmed) return;
     this.confirmed = true;
     this.settle(err);
+  }
+
+  /** @internal applies a whole state snapshot taken at seq (a state frame or snapshot_required's entries). */
+  applySnapshot(seq: number, entries: Record<string, StateEntry>): void {
+    for (const [key, e] of Object.entries(entries)) this.applyWrite(key, e.value, e.seq, 0);
+    // A key the snapshot lacks was removed by a write at or before seq.
+    for (const [key, e] of [...this.state]) {
+      if (!Object.prototype.hasOwnProperty.call(entries, key) && e.seq < seq) this.applyWrite(key, null, seq, 0);
+    }
+    this.stateFloor = Math.max(this.stateFloor, seq);
+  }
+
+  /**
+   * @internal applies one state write unless the key holds a later one
+   * (or, for a key never seen, unless seq is at or below floor: a snapshot
+   * that lacks the key was taken after it); reports whether it changed.
+   */
+  applyWrite(key: string, value: JSONValue, seq: number, floor = this.stateFloor): boolean {
+    if (seq <= (this.stateSeqs.get(key) ?? floor)) return false;
+    this.stateSeqs.set(key, seq);
+    if (value === null) {
+      if (!this.state.delete(key)) return false;
+    } else {
+      this.state.set(key, { value, seq });
+    }
+    this.emit("state_changed", { key, value, seq });
+    return true;
+  }
+
+  /** @internal merges a receipts frame's positions; positions never move back. */
+  applyReceipts(delivered: Record<string, number> | undefined, read: Record<string, number> | undefined): void {
+    for (const [u, s] of Object.entries(delivered ?? {})) if (s > (this.delivered.get(u) ?? 0)) this.delivered.set(u, s);
+    for (const [u, s] of Object.entries(read ?? {})) {
+      if (s > (this.read.get(u) ?? 0)) this.read.set(u, s);
+      if (s > (this.delivered.get(u) ?? 0)) this.delivered.set(u, s);
+    }
+  }
+
+  /**
+   * How many users other than except (the client's own user) have
+   * delivered, and read, the message at seq: a user counts when their
+   * position is seq or more.
+   */
+  receiptCounts(seq: number, except?: string): { delivered: number; read: number } {
+    let delivered = 0;
+    let read = 0;
+    for (const [u, s] of this.delivered) if (u !== except && s >= seq) delivered++;
+    for (const [u, s] of this.read) if (u !== except && s >= seq) read++;
+    return { delivered, read };
   }
 
   /** @internal ends the subscription with err. */
