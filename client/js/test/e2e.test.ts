@@ -9,7 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { HeraldClient, type WebSocketConstructor } from "../src/client.js";
+import { HeraldClient, type PublishStateEvent, type WebSocketConstructor } from "../src/client.js";
 import type { MessageFrame } from "../src/frames.js";
 import type { Ack } from "../src/outbox.js";
 import { MemoryStorage } from "../src/storage.js";
@@ -263,4 +263,50 @@ describe("HeraldClient against herald serve", () => {
       second.close();
     }
   });
+  it("message states from receipts, channel state and op entries", async () => {
+    const alice = client("alice");
+    const bob = client("bob");
+    try {
+      await Promise.all([alice.connect(), bob.connect()]);
+      const sa = alice.subscribe("chat.states", { receipts: true, state: true });
+      const sb = bob.subscribe("chat.states", { receipts: true, state: true });
+      const got: MessageFrame[] = [];
+      sb.on("message", (m) => got.push(m));
+      await Promise.all([sa.ready, sb.ready]);
+      const states: PublishStateEvent[] = [];
+      alice.on("publish_state", (e) => states.push(e));
+
+      const ack = await alice.publish("chat.states", "msg", "hello");
+      await until(() => got.length === 1, 5000, "bob gets the message");
+      bob.markDelivered("chat.states", ack.seq);
+      await until(() => states.some((e) => e.state === "delivered"), 5000, "delivered");
+      bob.markRead("chat.states", ack.seq);
+      await until(() => states.some((e) => e.state === "read"), 5000, "read");
+      expect(states.map((e) => e.state)).toEqual(["sending", "sent", "delivered", "read"]);
+      expect(states.every((e) => e.id === ack.id)).toBe(true);
+      expect(alice.receiptCounts("chat.states", ack.seq)).toEqual({ delivered: 1, read: 1 });
+
+      const st = await alice.setState("chat.states", "title", "Q4 plan");
+      await until(() => sb.state.get("title")?.value === "Q4 plan", 5000, "bob's state");
+      expect(sb.state.get("title")?.seq).toBe(st.seq);
+      expect(sa.state.get("title")?.value).toBe("Q4 plan");
+
+      const react = await bob.react("chat.states", ack.seq, "👍");
+      const edit = await alice.edit("chat.states", ack.seq, "hello, edited");
+      await until(() => got.length >= 4, 5000, "the op entries");
+      expect(got.slice(2).map((m) => [m.seq, m.op, m.target, m.payload])).toEqual([
+        [react.seq, "react", ack.seq, "👍"],
+        [edit.seq, "edit", ack.seq, "hello, edited"],
+      ]);
+      await expect(bob.edit("chat.states", ack.seq, "not mine")).rejects.toMatchObject({ code: "forbidden" });
+      const page = await bob.history("chat.states", { after: ack.seq - 1, limit: 1 });
+      expect(page.messages[0]).toMatchObject({ seq: ack.seq, payload: "hello, edited", reactions: { "👍": { count: 1, users: ["bob"] } } });
+      await alice.remove("chat.states", ack.seq);
+      const after = await bob.history("chat.states", { after: ack.seq - 1, limit: 1 });
+      expect(after.messages[0]).toMatchObject({ seq: ack.seq, deleted: true, payload: null });
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  }, 20_000);
 });
