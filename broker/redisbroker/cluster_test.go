@@ -63,7 +63,7 @@ func startCluster(t *testing.T) []*testbrokers.RedisServer {
 // other slots, and pub/sub is sharded.
 func TestConformanceCluster(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a three-node Redis Cluster")
+		t.Skip("-short: starting a three-node Redis Cluster takes seconds; the full run (scripts/test.sh, CI) runs it")
 	}
 	servers := startCluster(t)
 	addrs := make([]string, len(servers))

@@ -19,7 +19,7 @@ import (
 // order without gaps, and each message at the seq its publisher was acked.
 func TestUnstableNetwork(t *testing.T) {
 	if testing.Short() {
-		t.Skip("takes several seconds")
+		t.Skip("-short: several seconds of faults through the proxy; the full run (scripts/test.sh, CI) runs it")
 	}
 	const (
 		channel     = "chat.unstable"
