@@ -26,11 +26,7 @@ type Member struct {
 // presence serves GET /api/presence: the users subscribed on every node
 // when nodes share a broker, else on this node.
 func (a *handler) presence(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r.URL.RawQuery, "channel")
-	if err != nil {
-		return err
-	}
-	channel, err := q.channel()
+	channel, err := channelOnly(r.URL.RawQuery)
 	if err != nil {
 		return err
 	}

@@ -82,3 +82,13 @@ func validChannel(ch string) error {
 	}
 	return nil
 }
+
+// channelOnly parses a query string whose one parameter is channel, as
+// the reads of one channel's live state take.
+func channelOnly(raw string) (string, error) {
+	q, err := parseQuery(raw, "channel")
+	if err != nil {
+		return "", err
+	}
+	return q.channel()
+}

@@ -22,11 +22,7 @@ type ReceiptsResponse struct {
 
 // receipts serves GET /api/receipts.
 func (a *handler) receipts(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r.URL.RawQuery, "channel")
-	if err != nil {
-		return err
-	}
-	channel, err := q.channel()
+	channel, err := channelOnly(r.URL.RawQuery)
 	if err != nil {
 		return err
 	}

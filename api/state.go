@@ -48,11 +48,7 @@ func (a *handler) setState(w http.ResponseWriter, r *http.Request) error {
 
 // state serves GET /api/state.
 func (a *handler) state(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r.URL.RawQuery, "channel")
-	if err != nil {
-		return err
-	}
-	channel, err := q.channel()
+	channel, err := channelOnly(r.URL.RawQuery)
 	if err != nil {
 		return err
 	}

@@ -192,25 +192,32 @@ func (h *Hub) deliverReceipts(c *channel, delivered, read map[string]uint64) {
 }
 
 // channelPositions reads a channel's delivered and read positions.
-func (h *Hub) channelPositions(ctx context.Context, channel string, users ...string) (delivered, read map[string]uint64, err error) {
-	m := h.maps()
-	if m == nil {
-		return nil, nil, errNoMaps
+func (h *Hub) channelPositions(ctx context.Context, channel string) (delivered, read map[string]uint64, err error) {
+	if delivered, err = h.positions(ctx, channel, mapDelivered); err != nil {
+		return nil, nil, err
 	}
-	delivered, read = map[string]uint64{}, map[string]uint64{}
-	for _, w := range []struct {
-		name string
-		into map[string]uint64
-	}{{mapDelivered, delivered}, {mapRead, read}} {
-		entries, err := m.MapGet(ctx, channel, w.name, users...)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, e := range entries {
-			w.into[e.Key] = e.Version
-		}
+	if read, err = h.positions(ctx, channel, mapRead); err != nil {
+		return nil, nil, err
 	}
 	return delivered, read, nil
+}
+
+// positions reads one positions map of a channel, of the users given or
+// of all.
+func (h *Hub) positions(ctx context.Context, channel, name string, users ...string) (map[string]uint64, error) {
+	m := h.maps()
+	if m == nil {
+		return nil, errNoMaps
+	}
+	entries, err := m.MapGet(ctx, channel, name, users...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]uint64, len(entries))
+	for _, e := range entries {
+		out[e.Key] = e.Version
+	}
+	return out, nil
 }
 
 // gatherReceipts starts a subscription's receipts: it collects updates
@@ -287,7 +294,7 @@ func (h *Hub) Unread(ctx context.Context, user string, channels []string) ([]Unr
 		if Reserved(ch) {
 			return nil, errReserved
 		}
-		_, read, err := h.channelPositions(ctx, ch, user)
+		read, err := h.positions(ctx, ch, mapRead, user)
 		if err != nil {
 			return nil, err
 		}
