@@ -1,7 +1,11 @@
 import { Backoff } from "./backoff.js";
-import { Emitter } from "./emitter.js";
+import { Connection, type WebSocketConstructor, type WebSocketLike } from "./connection.js";
+import { dispatch, type FrameHandler } from "./dispatch.js";
+import { browserEnvironment, EnvironmentWatcher } from "./environment.js";
 import { ClosedError, CloseError, HeraldError, transient } from "./errors.js";
+import { Emitter } from "./emitter.js";
 import type {
+  AckFrame,
   ClientFrame,
   ErrorFrame,
   HistoryFrame,
@@ -13,193 +17,24 @@ import type {
   StateSetFrame,
   SubscribeFrame,
 } from "./frames.js";
+import { newId } from "./ids.js";
 import { type Ack, Outbox, type OutFrame, type Pending } from "./outbox.js";
-import { judgeSeq } from "./seq.js";
+import { PublishStates } from "./publishstates.js";
+import { Requests } from "./requests.js";
 import { MemoryStorage, type Storage } from "./storage.js";
 import { type SubscribeOptions, Subscription } from "./subscription.js";
+import type { ClientEvents, ConnectionState, HeraldClientOptions, HistoryOptions, PublishOptions } from "./types.js";
 
-/** The part of the WebSocket API the client uses (browsers, React Native, the `ws` package). */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-}
-
-/** A WebSocket constructor: the global one, or `ws`'s in Node. */
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
-
-/** Options of a HeraldClient. */
-export interface HeraldClientOptions {
-  /** The server's WebSocket endpoint, such as `wss://chat.example.com/ws`. */
-  url: string;
-  /** Further endpoints, tried in turn after a failed connection. */
-  fallbackUrls?: string[];
-  /** Returns a fresh token; called before every connection and on token_expiring. */
-  token: () => Promise<string>;
-  /** The WebSocket constructor; the global WebSocket by default. */
-  WebSocket?: WebSocketConstructor;
-  /** Reconnect backoff's first ceiling, in ms (default 250). */
-  backoffMin?: number;
-  /** Reconnect backoff's largest ceiling, in ms (default 30000). */
-  backoffMax?: number;
-  /** A connection that lived this long resets the backoff, in ms (default 5000). */
-  backoffReset?: number;
-  /** How long a connection attempt may take up to auth_ok, in ms (default 10000). */
-  connectTimeout?: number;
-  /** How often a ping frame is sent, in ms (default 20000). */
-  pingInterval?: number;
-  /** How long after a ping silence means the server is gone, in ms (default 10000). */
-  pongTimeout?: number;
-  /** Where lastSeq per channel and the outbox are kept (default: memory). */
-  storage?: Storage;
-  /** The prefix of the storage keys (default `herald:`). */
-  storagePrefix?: string;
-  /** Replaces Math.random for backoff jitter; for tests. */
-  random?: () => number;
-  /**
-   * Where the client hears of the network coming back and of the app
-   * being hidden or shown: by default the browser's window ("online") and
-   * document ("visibilitychange", visibilityState) when there are some.
-   * Pass one to drive it from React Native's AppState and NetInfo, or from
-   * tests; pass null to hear nothing.
-   */
-  environment?: Environment | null;
-  /** How long the app may be hidden before the client closes its connection (with 1000) until it is visible again, in ms (default 30000). */
-  hiddenGrace?: number;
-}
-
-/** The environment events the client reacts to. */
-export type EnvironmentEvent = "online" | "visibilitychange";
-
-/**
- * Environment is what the client needs of its host to reconnect at once
- * when the network comes back ("online") or the app is visible again
- * ("visibilitychange"), and to close while the app is hidden.
- */
-export interface Environment {
-  /** Calls listener on each event of type; may return a function that removes it. */
-  addEventListener(type: EnvironmentEvent, listener: () => void): (() => void) | void;
-  /** "visible" when the app is in the foreground; anything else counts as hidden. */
-  visibilityState(): string;
-}
-
-interface EventTargetLike {
-  addEventListener(type: string, fn: () => void): void;
-  removeEventListener(type: string, fn: () => void): void;
-}
-
-/** The browser's environment (window and document), or undefined outside a browser. */
-export function browserEnvironment(): Environment | undefined {
-  const g = globalThis as { window?: EventTargetLike; document?: EventTargetLike & { visibilityState?: string } };
-  const win = g.window;
-  const doc = g.document;
-  if (!win?.addEventListener && !doc?.addEventListener) return undefined;
-  return {
-    addEventListener(type, fn) {
-      const target = type === "online" ? win : doc;
-      if (!target?.addEventListener) return;
-      target.addEventListener(type, fn);
-      return () => target.removeEventListener(type, fn);
-    },
-    visibilityState: () => doc?.visibilityState ?? "visible",
-  };
-}
-
-/** The delivery states of an own publish, in order: queued, acked, delivered to another user, read by another user. */
-export type PublishState = "sending" | "sent" | "delivered" | "read";
-
-/** A publish_state event: an own publish (or state write) moved to state. */
-export interface PublishStateEvent {
-  id: string;
-  channel: string;
-  /** The message's seq, once acked. */
-  seq?: number;
-  state: PublishState;
-  /** How many users other than the client's own have delivered, and read, it (from receipts; 0 before any). */
-  delivered: number;
-  read: number;
-}
-
-/** The client's connection states. */
-export type ConnectionState = "disconnected" | "connecting" | "connected" | "closed";
-
-/** The state event: the new state and, when a connection ended, why. */
-export interface StateEvent {
-  state: ConnectionState;
-  error?: Error;
-}
-
-/** The events of a HeraldClient. */
-export interface ClientEvents {
-  state: StateEvent;
-  /** A publish was acked, including one restored from storage with nobody awaiting it. */
-  ack: Ack;
-  /** A publish was refused for good. */
-  publish_error: { frame: OutFrame; error: HeraldError };
-  /**
-   * An own publish moved on: sending when queued, sent when acked,
-   * delivered when at least one other user's delivered position reached
-   * its seq, read when at least one other user's read position did.
-   * Delivered and read come from receipts frames, so the channel must be
-   * subscribed with receipts: true. Counts changing within a state are
-   * not reported; ask receiptCounts.
-   */
-  publish_state: PublishStateEvent;
-  /** An error frame that answers nothing pending (logged by apps that care). */
-  error: HeraldError;
-}
-
-/** Options of one publish. */
-export interface PublishOptions {
-  /** The idempotency key; a random 128-bit id by default. Reuse it to retry across client instances. */
-  id?: string;
-}
-
-/** Options of a history request: at most one of after and before. */
-export interface HistoryOptions {
-  after?: number;
-  before?: number;
-  limit?: number;
-}
+export type { WebSocketConstructor, WebSocketLike } from "./connection.js";
+export { browserEnvironment } from "./environment.js";
+export type { Environment, EnvironmentEvent } from "./environment.js";
+export { newId } from "./ids.js";
+export type { PublishState, PublishStateEvent } from "./publishstates.js";
+export type { ClientEvents, ConnectionState, HeraldClientOptions, HistoryOptions, PublishOptions, StateEvent } from "./types.js";
 
 interface Waiter {
   resolve: (ack: Ack) => void;
   reject: (err: Error) => void;
-}
-
-interface Request {
-  frame: ClientFrame & { id: string };
-  resolve: (f: ServerFrame) => void;
-  reject: (err: Error) => void;
-}
-
-interface Conn {
-  ws: WebSocketLike;
-  gen: number;
-  authId: string;
-  authed: boolean;
-  refreshId: string;
-  lastRecv: number;
-  pingTimer?: ReturnType<typeof setInterval>;
-  pongTimer?: ReturnType<typeof setTimeout>;
-  connectTimer?: ReturnType<typeof setTimeout>;
-  startedAt: number;
-  done: boolean;
-}
-
-/** A random 128-bit id, 32 hex digits: crypto.getRandomValues where there is one. */
-export function newId(): string {
-  const b = new Uint8Array(16);
-  const c = (globalThis as { crypto?: { getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto;
-  if (c?.getRandomValues) c.getRandomValues(b);
-  else for (let i = 0; i < b.length; i++) b[i] = Math.floor(Math.random() * 256);
-  let s = "";
-  for (const x of b) s += x.toString(16).padStart(2, "0");
-  return s;
 }
 
 /**
@@ -221,9 +56,9 @@ export class HeraldClient extends Emitter<ClientEvents> {
   private readonly subs = new Map<string, Subscription>();
   private readonly outbox = new Outbox();
   private readonly waiters = new Map<Pending, Waiter[]>();
-  private readonly requests = new Map<string, Request>();
+  private readonly requests = new Requests();
   private readonly unsubs = new Map<string, () => void>();
-  private conn: Conn | undefined;
+  private conn: Connection | undefined;
   private gen = 0;
   private seqNo = 0;
   private stateValue: ConnectionState = "disconnected";
@@ -234,14 +69,14 @@ export class HeraldClient extends Emitter<ClientEvents> {
   private maintainTimer?: ReturnType<typeof setTimeout>;
   private loaded: Promise<void> | undefined;
   private persisting: Promise<void> = Promise.resolve();
-  private readonly env: Environment | undefined;
-  private envOff: (() => void)[] = [];
+  private readonly env: EnvironmentWatcher;
   private paused = false;
-  private hiddenTimer?: ReturnType<typeof setTimeout>;
   private attemptNo = 0;
   private userId = "";
-  /** acked own publishes per channel not yet read by another user, oldest first. */
-  private readonly tracked = new Map<string, { id: string; seq: number; state: PublishState }[]>();
+  private readonly publishStates = new PublishStates(
+    (e) => this.emit("publish_state", e),
+    (channel, seq) => this.receiptCounts(channel, seq),
+  );
 
   constructor(options: HeraldClientOptions) {
     super();
@@ -261,7 +96,12 @@ export class HeraldClient extends Emitter<ClientEvents> {
       storagePrefix: options.storagePrefix ?? "herald:",
       hiddenGrace: options.hiddenGrace ?? 30000,
     };
-    this.env = options.environment === null ? undefined : (options.environment ?? browserEnvironment());
+    this.env = new EnvironmentWatcher(options.environment === null ? undefined : (options.environment ?? browserEnvironment()), this.opts.hiddenGrace, {
+      stopped: () => this.stopped,
+      paused: () => this.paused,
+      wake: () => this.wake(),
+      pause: () => this.pause(),
+    });
     this.endpoints = [options.url, ...(options.fallbackUrls ?? [])];
     this.storage = this.opts.storage;
     this.random = options.random ?? Math.random;
@@ -291,7 +131,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
       return this.stateValue === "connected" ? Promise.resolve() : this.waitFirst();
     }
     this.running = true;
-    this.listen();
+    this.env.start();
     const p = this.waitFirst();
     void this.load().then(() => this.attempt());
     return p;
@@ -440,36 +280,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
     return this.enqueue(frame);
   }
 
-  // ---- environment: online, visibility ----
-
-  private listen(): void {
-    const env = this.env;
-    if (!env) return;
-    for (const type of ["online", "visibilitychange"] as const) {
-      const off = env.addEventListener(type, () => (type === "online" ? this.onOnline() : this.onVisibility()));
-      if (off) this.envOff.push(off);
-    }
-    if (env.visibilityState() !== "visible") this.onVisibility();
-  }
-
-  private onOnline(): void {
-    if (!this.paused) this.wake();
-  }
-
-  private onVisibility(): void {
-    if (this.stopped || !this.env) return;
-    if (this.env.visibilityState() === "visible") {
-      clearTimeout(this.hiddenTimer);
-      this.hiddenTimer = undefined;
-      this.wake();
-      return;
-    }
-    if (this.hiddenTimer || this.paused) return;
-    this.hiddenTimer = setTimeout(() => {
-      this.hiddenTimer = undefined;
-      if (this.env?.visibilityState() !== "visible") this.pause();
-    }, this.opts.hiddenGrace);
-  }
+  // ---- pause while hidden, wake ----
 
   /** pause closes the connection with 1000 while the app is hidden; wake resumes. */
   private pause(): void {
@@ -479,11 +290,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
     clearTimeout(this.reconnectTimer);
     const cn = this.conn;
     if (cn && !cn.done) {
-      try {
-        cn.ws.close(1000, "client hidden");
-      } catch {
-        // already closing
-      }
+      cn.close(1000, "client hidden");
       this.ended(cn, 1000, "client hidden");
     }
     this.setConnState("disconnected");
@@ -555,63 +362,25 @@ export class HeraldClient extends Emitter<ClientEvents> {
     } catch (err) {
       return this.retry(err as Error);
     }
-    const cn: Conn = {
-      ws,
-      gen: 0,
-      authId: this.nextId("a"),
-      authed: false,
-      refreshId: "",
-      lastRecv: Date.now(),
-      startedAt: 0,
-      done: false,
-    };
+    const cn: Connection = new Connection(ws, this.nextId("a"), token, this.opts.connectTimeout, {
+      frame: (f) => this.handle(cn, f),
+      closed: (code, reason) => this.ended(cn, code, reason),
+      timedOut: () => this.drop(cn, new Error("herald: no auth_ok in time")),
+    });
     this.conn = cn;
-    cn.connectTimer = setTimeout(() => this.drop(cn, new Error("herald: no auth_ok in time")), this.opts.connectTimeout);
-    ws.onopen = () => {
-      if (cn.done) return;
-      ws.send(JSON.stringify({ type: "auth", id: cn.authId, token }));
-    };
-    ws.onmessage = (ev) => {
-      if (cn.done) return;
-      cn.lastRecv = Date.now();
-      let data: unknown;
-      try {
-        data = JSON.parse(typeof ev.data === "string" ? ev.data : String(ev.data));
-      } catch {
-        return;
-      }
-      const frames = Array.isArray(data) ? data : [data];
-      for (const f of frames) {
-        if (cn.done) return;
-        if (f && typeof f === "object" && typeof (f as ServerFrame).type === "string") this.handle(cn, f as ServerFrame);
-      }
-    };
-    ws.onerror = () => {};
-    ws.onclose = (ev) => {
-      if (cn.done) return;
-      this.ended(cn, ev.code, ev.reason ?? "");
-    };
   }
 
   /** drop gives up on a connection that is silent or stuck, without waiting for its close. */
-  private drop(cn: Conn, err: Error): void {
+  private drop(cn: Connection, err: Error): void {
     if (cn.done) return;
-    try {
-      cn.ws.close(4000, "client: " + err.message.slice(0, 60));
-    } catch {
-      // already closing
-    }
+    cn.close(4000, "client: " + err.message.slice(0, 60));
     this.ended(cn, 1006, err.message);
   }
 
   /** ended handles the end of connection cn with a close code. */
-  private ended(cn: Conn, code: number, reason: string): void {
+  private ended(cn: Connection, code: number, reason: string): void {
     if (cn.done) return;
-    cn.done = true;
-    clearTimeout(cn.connectTimer);
-    clearInterval(cn.pingTimer);
-    clearTimeout(cn.pongTimer);
-    cn.ws.onopen = cn.ws.onmessage = cn.ws.onclose = null;
+    cn.finish();
     if (this.conn === cn) this.conn = undefined;
     for (const sub of this.subs.values()) {
       sub.live = false;
@@ -645,23 +414,16 @@ export class HeraldClient extends Emitter<ClientEvents> {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
-    clearTimeout(this.hiddenTimer);
-    for (const off of this.envOff) off();
-    this.envOff = [];
+    this.env.stop();
     clearTimeout(this.maintainTimer);
     const cn = this.conn;
     if (cn && !cn.done) {
-      try {
-        cn.ws.close(1000, "client closed");
-      } catch {
-        // already closing
-      }
+      cn.close(1000, "client closed");
       this.ended(cn, 1000, "client closed");
     }
     for (const sub of this.subs.values()) sub.end(err);
     this.subs.clear();
-    for (const r of this.requests.values()) r.reject(err);
-    this.requests.clear();
+    this.requests.failAll(err);
     for (const p of this.outbox.all()) {
       for (const w of this.waiters.get(p) ?? []) w.reject(err);
     }
@@ -677,34 +439,25 @@ export class HeraldClient extends Emitter<ClientEvents> {
   }
 
   /** installs an authenticated connection: resubscribe, resend, heartbeat. */
-  private authenticated(cn: Conn): void {
-    clearTimeout(cn.connectTimer);
-    cn.authed = true;
-    cn.gen = ++this.gen;
-    cn.startedAt = Date.now();
+  private authenticated(cn: Connection): void {
+    cn.authenticated(++this.gen);
     const frames: ClientFrame[] = [];
     for (const sub of this.subs.values()) {
       if (sub.loaded && sub.retryAt === 0) frames.push(this.subscribeFrame(sub));
     }
     frames.push(...this.outbox.sendAll(cn.gen));
-    for (const r of this.requests.values()) frames.push(r.frame);
+    frames.push(...this.requests.frames());
     this.sendFrames(frames);
-    cn.pingTimer = setInterval(() => this.ping(cn), this.opts.pingInterval);
+    cn.heartbeat(
+      this.opts.pingInterval,
+      this.opts.pongTimeout,
+      () => this.sendFrames([{ type: "ping" }]),
+      () => this.drop(cn, new Error("herald: heartbeat timeout")),
+    );
     this.setConnState("connected");
     this.first?.resolve();
     this.first = undefined;
     this.scheduleMaintain();
-  }
-
-  private ping(cn: Conn): void {
-    if (cn.done) return;
-    const sentAt = Date.now();
-    this.sendFrames([{ type: "ping" }]);
-    if (cn.pongTimer) return;
-    cn.pongTimer = setTimeout(() => {
-      cn.pongTimer = undefined;
-      if (cn.lastRecv < sentAt) this.drop(cn, new Error("herald: heartbeat timeout"));
-    }, this.opts.pongTimeout);
   }
 
   /** sends frames on the current connection, batched up to 100 per message. */
@@ -712,11 +465,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
     const cn = this.conn;
     if (!cn || cn.done || frames.length === 0) return;
     try {
-      if (frames.length === 1) {
-        cn.ws.send(JSON.stringify(frames[0]));
-        return;
-      }
-      for (let i = 0; i < frames.length; i += 100) cn.ws.send(JSON.stringify(frames.slice(i, i + 100)));
+      cn.send(frames);
     } catch (err) {
       this.drop(cn, err as Error);
     }
@@ -728,7 +477,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
 
   // ---- server frames ----
 
-  private handle(cn: Conn, f: ServerFrame): void {
+  private handle(cn: Connection, f: ServerFrame): void {
     switch (f.type) {
       case "auth_ok":
         if (f.userId) this.userId = f.userId;
@@ -743,107 +492,38 @@ export class HeraldClient extends Emitter<ClientEvents> {
         return;
     }
     if (!cn.authed) return;
-    const sub = "channel" in f ? this.subs.get(f.channel) : undefined;
-    switch (f.type) {
-      case "message": {
-        if (!sub || !sub.live) return;
-        const verdict = judgeSeq(sub.lastSeq ?? 0, f.seq);
-        if (verdict === "deliver") {
-          sub.lastSeq = f.seq;
-          this.saveSeq(sub);
-          if (f.op === "state" && f.event) sub.applyWrite(f.event, f.payload ?? null, f.seq);
-          sub.emit("message", f);
-        } else if (verdict === "gap") {
-          // The server's ordering rules a gap out; never deliver out of
-          // order: resubscribe from lastSeq, and the server replays.
-          this.sendFrames([this.subscribeFrame(sub)]);
-        }
-        return;
-      }
-      case "subscribed": {
-        if (!sub || !sub.reqId || f.id !== sub.reqId) return; // a superseded subscribe
-        if (sub.lastSeq === undefined) {
-          sub.lastSeq = f.seq;
-          this.saveSeq(sub);
-        } else if (!f.recovered && sub.lastSeq !== f.seq) {
-          // Not honoured and no snapshot_required: never skip silently.
-          sub.lastSeq = f.seq;
-          this.saveSeq(sub);
-          sub.emit("snapshot_required", { type: "snapshot_required", channel: f.channel, seq: f.seq, oldestSeq: 0 });
-        }
-        sub.reqId = "";
-        sub.failures = 0;
-        sub.live = true;
-        if (sub.sentRead > 0 && sub.options.receipts) {
-          this.sendFrames([{ type: "receipt", channel: sub.channel, seq: Math.min(sub.sentRead, f.seq), status: "read" }]);
-        }
-        if (sub.sentDelivered > sub.sentRead && sub.options.receipts) {
-          this.sendFrames([{ type: "receipt", channel: sub.channel, seq: Math.min(sub.sentDelivered, f.seq), status: "delivered" }]);
-        }
-        sub.confirm();
-        return;
-      }
-      case "snapshot_required":
-        if (!sub) return;
-        if (f.id !== undefined ? f.id !== sub.reqId : !sub.live) return;
-        sub.lastSeq = f.seq;
-        this.saveSeq(sub);
-        if (f.entries) sub.applySnapshot(f.seq, f.entries);
-        sub.emit("snapshot_required", f);
-        return;
-      case "ack": {
-        const p = this.outbox.take(f.channel, f.id);
-        if (!p) return; // a second ack for the same publish
-        this.persistOutbox();
-        const ack: Ack = { id: f.id, channel: f.channel, seq: f.seq, timestamp: f.timestamp };
-        for (const w of this.waiters.get(p) ?? []) w.resolve(ack);
-        this.waiters.delete(p);
-        this.emit("ack", ack);
-        this.sent(ack);
-        return;
-      }
-      case "history_page":
-      case "presence_state":
-        if (f.id && this.requests.has(f.id)) {
-          const r = this.requests.get(f.id)!;
-          this.requests.delete(f.id);
-          r.resolve(f);
-          return;
-        }
-        if (f.type === "presence_state" && sub && !f.id) sub.emit("presence_state", f);
-        return;
-      case "presence_diff":
-        sub?.emit("presence_diff", f);
-        return;
-      case "typing_notice":
-        sub?.emit("typing_notice", f);
-        return;
-      case "receipts":
-        if (!sub) return;
-        sub.applyReceipts(f.delivered, f.read);
-        this.advance(sub);
-        sub.emit("receipts", f);
-        return;
-      case "state":
-        if (!sub) return;
-        sub.applySnapshot(f.seq, f.entries ?? {});
-        sub.emit("state", f);
-        return;
-      case "user_status":
-        sub?.emit("user_status", f);
-        return;
-      case "unsubscribed":
-        if (f.id && this.unsubs.has(f.id)) {
-          this.unsubs.get(f.id)!();
-          this.unsubs.delete(f.id);
-        }
-        return;
-      default:
-        return; // PROTOCOL.md §1: ignore frame types this client does not know
-    }
+    dispatch(f, "channel" in f ? this.subs.get(f.channel) : undefined, this.frameHandler);
   }
 
-  private handleError(cn: Conn, f: ErrorFrame): void {
+  /** what dispatch needs of the client. */
+  private readonly frameHandler: FrameHandler = {
+    saveSeq: (sub) => this.saveSeq(sub),
+    resubscribe: (sub) => this.sendFrames([this.subscribeFrame(sub)]),
+    send: (frames) => this.sendFrames(frames),
+    acked: (f) => this.acked(f),
+    answered: (f) => this.requests.answer(f),
+    receipts: (sub) => this.publishStates.advance(sub.channel),
+    unsubscribed: (f) => {
+      if (f.id && this.unsubs.has(f.id)) {
+        this.unsubs.get(f.id)!();
+        this.unsubs.delete(f.id);
+      }
+    },
+  };
+
+  /** acked settles the publish f acknowledges. */
+  private acked(f: AckFrame): void {
+    const p = this.outbox.take(f.channel, f.id);
+    if (!p) return; // a second ack for the same publish
+    this.persistOutbox();
+    const ack: Ack = { id: f.id, channel: f.channel, seq: f.seq, timestamp: f.timestamp };
+    for (const w of this.waiters.get(p) ?? []) w.resolve(ack);
+    this.waiters.delete(p);
+    this.emit("ack", ack);
+    this.publishStates.sent(ack, this.subs.has(ack.channel));
+  }
+
+  private handleError(cn: Connection, f: ErrorFrame): void {
     const e = new HeraldError(f.code, f.message, f.channel);
     if (!cn.authed) {
       // A refused token: the server closes with 4001 next, and the close
@@ -865,9 +545,8 @@ export class HeraldClient extends Emitter<ClientEvents> {
     }
     const r = this.requests.get(f.ref);
     if (r) {
-      if (transient(e.code)) return this.retryLater(() => this.conn?.authed && this.sendFrames([r.frame]));
-      this.requests.delete(f.ref);
-      r.reject(e);
+      if (transient(e.code)) return this.retryLater(() => this.conn?.authed && this.sendFrames([r]));
+      this.requests.fail(f.ref, e);
       return;
     }
     const p = this.outbox.get(f.channel, f.ref);
@@ -917,7 +596,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
     this.emit("error", e);
   }
 
-  private async refresh(cn: Conn): Promise<void> {
+  private async refresh(cn: Connection): Promise<void> {
     let token: string;
     try {
       token = await this.opts.token();
@@ -977,46 +656,6 @@ export class HeraldClient extends Emitter<ClientEvents> {
     return f;
   }
 
-  /** sent reports an acked own publish and keeps it to report delivered and read. */
-  private sent(ack: Ack): void {
-    let list = this.tracked.get(ack.channel);
-    if (!list) {
-      list = [];
-      this.tracked.set(ack.channel, list);
-    }
-    const t = { id: ack.id, seq: ack.seq, state: "sent" as PublishState };
-    list.push(t);
-    if (list.length > 1000) list.shift(); // bounded: the oldest are the likeliest read already
-    this.emitPublishState(ack.channel, t);
-    const sub = this.subs.get(ack.channel);
-    if (sub) this.advance(sub);
-  }
-
-  /** advance moves the tracked publishes of sub's channel to delivered or read as its receipts say. */
-  private advance(sub: Subscription): void {
-    const list = this.tracked.get(sub.channel);
-    if (!list) return;
-    for (const t of list) {
-      const n = sub.receiptCounts(t.seq, this.userId);
-      const next: PublishState = n.read > 0 ? "read" : n.delivered > 0 ? "delivered" : t.state;
-      if (next === t.state) continue;
-      if (t.state === "sent" && next === "read") {
-        t.state = "delivered";
-        this.emitPublishState(sub.channel, t, n);
-      }
-      t.state = next;
-      this.emitPublishState(sub.channel, t, n);
-    }
-    const left = list.filter((t) => t.state !== "read");
-    if (left.length === 0) this.tracked.delete(sub.channel);
-    else this.tracked.set(sub.channel, left);
-  }
-
-  private emitPublishState(channel: string, t: { id: string; seq: number; state: PublishState }, n?: { delivered: number; read: number }): void {
-    const counts = n ?? this.subs.get(channel)?.receiptCounts(t.seq, this.userId) ?? { delivered: 0, read: 0 };
-    this.emit("publish_state", { id: t.id, channel, seq: t.seq, state: t.state, ...counts });
-  }
-
   private enqueue(frame: OutFrame): Promise<Ack> {
     return new Promise<Ack>((resolve, reject) => {
       void this.load().then(() => {
@@ -1025,7 +664,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
         if (!p) {
           p = this.outbox.add(frame)!;
           this.persistOutbox();
-          this.emit("publish_state", { id: frame.id, channel: frame.channel, state: "sending", delivered: 0, read: 0 });
+          this.publishStates.sending(frame.id, frame.channel);
           if (this.conn?.authed) {
             p.gen = this.conn.gen;
             this.sendFrames([frame]);
@@ -1041,10 +680,9 @@ export class HeraldClient extends Emitter<ClientEvents> {
 
   private request(frame: ClientFrame & { id: string }): Promise<ServerFrame> {
     if (this.stopped) return Promise.reject(new ClosedError());
-    return new Promise<ServerFrame>((resolve, reject) => {
-      this.requests.set(frame.id, { frame, resolve, reject });
-      if (this.conn?.authed) this.sendFrames([frame]);
-    });
+    const answer = this.requests.add(frame);
+    if (this.conn?.authed) this.sendFrames([frame]);
+    return answer;
   }
 
   private unsubscribe(sub: Subscription): Promise<void> {
