@@ -95,8 +95,14 @@ type serveCmd struct {
 	TrimInterval time.Duration `default:"10s" help:"How often free heap is checked and, when it is over 4 MiB and an eighth of the heap in use, handed back to the OS (after reconnect storms). 0 turns it off."`
 	PprofAddr    string        `name:"pprof-addr" placeholder:"ADDR" help:"Serve Go's /debug/pprof on this separate address (off by default; never expose it publicly)."`
 
+	Demo         string        `default:"auto" enum:"auto,on,off" group:"web" help:"Serve the demo chat at /: auto = in development mode only; on = also with --jwt-secret, whose first key signs its tokens. The demo hands a token for demo.> channels to anyone who picks a name."`
+	DemoTokenTTL time.Duration `name:"demo-token-ttl" default:"1h" group:"web" help:"How long a demo token lasts; the page fetches a new one on token_expiring."`
+
 	LogLevel  string `default:"info" enum:"debug,info,warn,error" help:"Log level."`
 	LogFormat string `default:"text" enum:"text,json" help:"Log format."`
+
+	// devKey is the generated key of development mode, set by verifier.
+	devKey []byte
 }
 
 func (c *serveCmd) Run() error {
@@ -160,9 +166,9 @@ func (c *serveCmd) Run() error {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "Herald is running. WebSocket endpoint: /ws; protocol: docs/PROTOCOL.md; metrics: /metrics.")
-	})
+	if err := c.mountWeb(mux, log); err != nil {
+		return err
+	}
 
 	if c.PprofAddr != "" {
 		if err := servePprof(c.PprofAddr, log); err != nil {

@@ -50,6 +50,7 @@ func (c *serveCmd) verifier(log *slog.Logger) (*auth.Verifier, error) {
 			return nil, fmt.Errorf("development key: %w", err)
 		}
 		cfg.Secrets = [][]byte{secret}
+		c.devKey = secret
 		fmt.Fprintf(os.Stderr, `
   ************************************************************************
   *  DEVELOPMENT MODE: no --jwt-secret (HERALD_JWT_SECRET), no public key *

@@ -119,6 +119,20 @@ export class HeraldClient extends Emitter<ClientEvents> {
   }
 
   /**
+   * Returns the publishes waiting for their ack, oldest first (of channel
+   * only, when given), once the outbox is restored from storage: an app
+   * shows them as sending after a reload, until their ack events.
+   */
+  async pending(channel?: string): Promise<PublishFrame[]> {
+    await this.load();
+    const out: PublishFrame[] = [];
+    for (const p of this.outbox.all()) {
+      if (p.frame.type === "publish" && (channel === undefined || p.frame.channel === channel)) out.push(p.frame);
+    }
+    return out;
+  }
+
+  /**
    * Starts the client: it restores the outbox from storage and connects,
    * and resolves once the first connection is authenticated. It rejects
    * when the token callback fails or the token is refused on that first

@@ -1,0 +1,49 @@
+// Builds the pages that `herald serve` embeds: each entry under src/ is
+// bundled with esbuild (the SDK comes from ../client/js/src) into
+// assets/, next to its HTML and CSS. assets/ is committed, so that
+// `go build` never needs Node; `--check` builds into a temporary
+// directory and fails when the committed assets differ from the sources.
+import { build } from "esbuild";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const pages = ["demo", "admin"];
+const check = process.argv.includes("--check");
+const out = check ? mkdtempSync(join(tmpdir(), "herald-web-")) : join(root, "assets");
+
+if (!check) rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+for (const page of pages) {
+  await build({
+    entryPoints: [join(root, "src", page, "main.ts")],
+    bundle: true,
+    format: "esm",
+    target: "es2020",
+    minify: true,
+    legalComments: "none",
+    outfile: join(out, `${page}.js`),
+    logLevel: "warning",
+  });
+  for (const f of readdirSync(join(root, "src", page))) {
+    if (f.endsWith(".html") || f.endsWith(".css") || f.endsWith(".svg")) cpSync(join(root, "src", page, f), join(out, f));
+  }
+}
+
+if (check) {
+  const committed = join(root, "assets");
+  const list = (d) => readdirSync(d).sort();
+  const a = list(out);
+  const b = list(committed);
+  const stale = [...new Set([...a, ...b])].filter(
+    (f) => !a.includes(f) || !b.includes(f) || !readFileSync(join(out, f)).equals(readFileSync(join(committed, f))),
+  );
+  rmSync(out, { recursive: true, force: true });
+  if (stale.length > 0) {
+    console.error(`web/assets is out of date (${stale.join(", ")}): run \`npm run build\` in web/ and commit web/assets`);
+    process.exit(1);
+  }
+  console.log("web/assets matches the sources");
+}

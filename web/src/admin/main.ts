@@ -1,0 +1,2 @@
+// The admin dashboard (placeholder until it is built).
+export {};
