@@ -1,7 +1,7 @@
 import { Backoff } from "./backoff.js";
 import { Connection, type WebSocketConstructor, type WebSocketLike } from "./connection.js";
 import { dispatch, type FrameHandler } from "./dispatch.js";
-import { browserEnvironment, EnvironmentWatcher } from "./environment.js";
+import { browserEnvironment, EnvironmentWatcher, type PauseReason } from "./environment.js";
 import { ClosedError, CloseError, HeraldError, transient } from "./errors.js";
 import { Emitter } from "./emitter.js";
 import type {
@@ -27,7 +27,7 @@ import type { ClientEvents, ConnectionState, HeraldClientOptions, HistoryOptions
 
 export type { WebSocketConstructor, WebSocketLike } from "./connection.js";
 export { browserEnvironment } from "./environment.js";
-export type { Environment, EnvironmentEvent } from "./environment.js";
+export type { Environment, EnvironmentEvent, PauseReason } from "./environment.js";
 export { newId } from "./ids.js";
 export type { PublishState, PublishStateEvent } from "./publishstates.js";
 export type { ClientEvents, ConnectionState, HeraldClientOptions, HistoryOptions, PublishOptions, StateEvent } from "./types.js";
@@ -70,7 +70,8 @@ export class HeraldClient extends Emitter<ClientEvents> {
   private loaded: Promise<void> | undefined;
   private persisting: Promise<void> = Promise.resolve();
   private readonly env: EnvironmentWatcher;
-  private paused = false;
+  /** Why the connection is held closed; empty when the client may connect. */
+  private readonly pausedFor = new Set<PauseReason>();
   private attemptNo = 0;
   private userId = "";
   private readonly publishStates = new PublishStates(
@@ -98,9 +99,8 @@ export class HeraldClient extends Emitter<ClientEvents> {
     };
     this.env = new EnvironmentWatcher(options.environment === null ? undefined : (options.environment ?? browserEnvironment()), this.opts.hiddenGrace, {
       stopped: () => this.stopped,
-      paused: () => this.paused,
-      wake: () => this.wake(),
-      pause: () => this.pause(),
+      wake: (reason) => this.wake(reason),
+      pause: (reason) => this.pause(reason),
     });
     this.endpoints = [options.url, ...(options.fallbackUrls ?? [])];
     this.storage = this.opts.storage;
@@ -296,28 +296,33 @@ export class HeraldClient extends Emitter<ClientEvents> {
 
   // ---- pause while hidden, wake ----
 
-  /** pause closes the connection with 1000 while the app is hidden; wake resumes. */
-  private pause(): void {
-    if (this.stopped || this.paused) return;
-    this.paused = true;
+  /** Whether the connection is held closed (hidden, offline). */
+  private get paused(): boolean {
+    return this.pausedFor.size > 0;
+  }
+
+  /** pause closes the connection with 1000 while the app is hidden or the device offline; wake resumes. */
+  private pause(reason: PauseReason): void {
+    if (this.stopped) return;
+    const was = this.paused;
+    this.pausedFor.add(reason);
+    if (was) return;
     this.attemptNo++; // an attempt waiting for its token gives up
     clearTimeout(this.reconnectTimer);
     const cn = this.conn;
     if (cn && !cn.done) {
-      cn.close(1000, "client hidden");
-      this.ended(cn, 1000, "client hidden");
+      cn.close(1000, `client ${reason}`);
+      this.ended(cn, 1000, `client ${reason}`);
     }
     this.setConnState("disconnected");
   }
 
-  /** wake connects at once, skipping the backoff wait, when the client is paused or waiting to reconnect. */
-  private wake(): void {
+  /** wake lifts the pause for reason and connects at once, skipping the backoff wait, when nothing holds the client back. */
+  private wake(reason: PauseReason): void {
     if (this.stopped || !this.running) return;
-    if (this.paused) {
-      this.paused = false;
-    } else if (this.conn || this.stateValue !== "disconnected") {
-      return; // connected or connecting
-    }
+    const was = this.pausedFor.delete(reason);
+    if (this.paused) return;
+    if (!was && (this.conn || this.stateValue !== "disconnected")) return; // connected or connecting
     clearTimeout(this.reconnectTimer);
     this.backoff.reset();
     void this.load().then(() => this.attempt());

@@ -7,6 +7,7 @@ export type {
   ConnectionState,
   Environment,
   EnvironmentEvent,
+  PauseReason,
   HeraldClientOptions,
   HistoryOptions,
   PublishOptions,

@@ -83,6 +83,7 @@ async function setup(tokens: string[] = ["t1", "t2", "t3", "t4"], extra: Partial
 /** FakeEnvironment is a scripted host: fire() sends online and visibilitychange events. */
 class FakeEnvironment implements Environment {
   visible = "visible";
+  network = true;
   listeners = new Map<EnvironmentEvent, Set<() => void>>();
 
   addEventListener(type: EnvironmentEvent, fn: () => void): () => void {
@@ -93,6 +94,15 @@ class FakeEnvironment implements Environment {
 
   visibilityState(): string {
     return this.visible;
+  }
+
+  online(): boolean {
+    return this.network;
+  }
+
+  setOnline(v: boolean): void {
+    this.network = v;
+    this.fire(v ? "online" : "offline");
   }
 
   fire(type: EnvironmentEvent): void {
@@ -304,6 +314,53 @@ describe("HeraldClient environment: online and visibility", () => {
     expect(FakeSocket.all).toHaveLength(3);
     c.close();
     expect(env.listeners.get("online")?.size).toBe(0); // close removes its listeners
+  });
+
+  it("drops the connection on offline, makes no attempt until online, then resumes and sends what was typed", async () => {
+    const env = new FakeEnvironment();
+    const { c, ws } = await setup(undefined, { environment: env, backoffMin: 10, backoffMax: 10 });
+    const sub = c.subscribe("chat.1", { lastSeq: 2 });
+    await tick();
+    ws.deliver({ type: "subscribed", id: ws.last("subscribe").id, channel: "chat.1", seq: 2, recovered: true });
+    env.setOnline(false);
+    expect(ws.closedWith).toBe(1000);
+    expect(c.state).toBe("disconnected");
+    const p = c.publish("chat.1", "e", "typed offline");
+    await tick(60); // several backoff periods: still no attempt
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(sub.ended).toBe(false);
+    env.setVisible(false);
+    env.setVisible(true); // visible, but still offline: stays closed
+    await tick(20);
+    expect(FakeSocket.all).toHaveLength(1);
+    env.setOnline(true);
+    await tick();
+    expect(FakeSocket.all).toHaveLength(2);
+    const ws2 = FakeSocket.all[1];
+    authOK(ws2);
+    expect(ws2.sent.slice(1)).toMatchObject([
+      { type: "subscribe", channel: "chat.1", lastSeq: 2 },
+      { type: "publish", payload: "typed offline" },
+    ]);
+    ws2.deliver({ type: "ack", id: ws2.last("publish").id, channel: "chat.1", seq: 3, timestamp: 1 });
+    await expect(p).resolves.toMatchObject({ seq: 3 });
+    c.close();
+  });
+
+  it("starts without an attempt when the device is offline", async () => {
+    const env = new FakeEnvironment();
+    env.network = false;
+    FakeSocket.all = [];
+    const c = new HeraldClient({ url: "ws://x/ws", token: async () => "t", WebSocket: FakeSocket as unknown as WebSocketConstructor, environment: env });
+    const done = c.connect();
+    await tick(20);
+    expect(FakeSocket.all).toHaveLength(0);
+    env.setOnline(true);
+    await tick();
+    expect(FakeSocket.all).toHaveLength(1);
+    authOK(FakeSocket.all[0]);
+    await done;
+    c.close();
   });
 
   it("closes with 1000 while hidden past the grace period and resumes from lastSeq when visible", async () => {
