@@ -46,6 +46,15 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
   else
     echo "== client/js (npm test)"
     (cd client/js && npm ci --no-audit --no-fund --loglevel=error && npm test)
+    # The demo chat and the admin page in a real browser: Debian's
+    # Chromium (CHROMIUM overrides the path), driven by playwright-core.
+    chromium_bin=${CHROMIUM:-/usr/bin/chromium}
+    if [ -x "$chromium_bin" ]; then
+      echo "== web (npm test: assets up to date, browser tests in Chromium)"
+      (cd web && npm ci --no-audit --no-fund --loglevel=error && npm test)
+    else
+      echo "== web browser tests NOT RUN: no Chromium at $chromium_bin (apt-get install chromium)" >&2
+    fi
   fi
 else
   echo "== client/js skipped: node and npm are not installed"

@@ -30,7 +30,8 @@ type DemoConfig struct {
 // token's sub, which the server shows to other users.
 var demoName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 
-// Demo returns the demo chat's handler: the page at GET /, and
+// Demo returns the demo chat's handler: the page at GET /, its service
+// worker at GET /sw.js, and
 // POST /demo/token, which answers {"token": "…", "expiresIn": seconds}
 // for a JSON body {"name": "alice"}.
 func Demo(cfg DemoConfig) http.Handler {
@@ -42,6 +43,11 @@ func Demo(cfg DemoConfig) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { servePage(w, "demo.html") })
+	// The service worker sits at the root so that its scope covers the page.
+	mux.HandleFunc("GET /sw.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeFileFS(w, r, assetFS, "demo-sw.js")
+	})
 	mux.HandleFunc("POST /demo/token", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Name string `json:"name"`

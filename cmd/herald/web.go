@@ -32,6 +32,7 @@ func (c *serveCmd) mountWeb(mux *http.ServeMux, log *slog.Logger) error {
 		Logger:   log,
 	})
 	mux.Handle("GET /{$}", demo)
+	mux.Handle("GET /sw.js", demo)
 	mux.Handle("POST /demo/token", demo)
 	log.Info("demo chat at /", "token_ttl", c.DemoTokenTTL)
 	return nil

@@ -11,22 +11,27 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pages = ["demo", "admin"];
+// Scripts of their own beside a page's main.ts: the demo's service worker.
+const extra = [{ entry: join("demo", "sw.ts"), out: "demo-sw.js" }];
 const check = process.argv.includes("--check");
 const out = check ? mkdtempSync(join(tmpdir(), "herald-web-")) : join(root, "assets");
 
 if (!check) rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-for (const page of pages) {
-  await build({
-    entryPoints: [join(root, "src", page, "main.ts")],
+const bundle = (entry, outfile, format) =>
+  build({
+    entryPoints: [join(root, "src", entry)],
     bundle: true,
-    format: "esm",
+    format,
     target: "es2020",
     minify: true,
     legalComments: "none",
-    outfile: join(out, `${page}.js`),
+    outfile: join(out, outfile),
     logLevel: "warning",
   });
+for (const e of extra) await bundle(e.entry, e.out, "iife");
+for (const page of pages) {
+  await bundle(join(page, "main.ts"), `${page}.js`, "esm");
   for (const f of readdirSync(join(root, "src", page))) {
     if (f.endsWith(".html") || f.endsWith(".css") || f.endsWith(".svg")) cpSync(join(root, "src", page, f), join(out, f));
   }
