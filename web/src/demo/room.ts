@@ -1,6 +1,6 @@
 // One room of the demo: its subscription, the messages it shows with
 // their ticks, who is online and who is typing.
-import type { HeraldClient, MessageFields, Subscription } from "../../../client/js/src/index.js";
+import { type HeraldClient, type MessageFields, newId, type Subscription } from "../../../client/js/src/index.js";
 import { MessageCache, type ShownMessage, textOf } from "./cache.js";
 
 /** What a room tells the page. */
@@ -106,7 +106,7 @@ export class Room {
 
   /** send publishes text; it shows at once as sending. */
   send(text: string): void {
-    const id = crypto.randomUUID();
+    const id = newId(); // crypto.randomUUID needs a secure context
     this.unsent.set(id, { id, text });
     this.hooks.changed(this);
     this.client.publish(this.channel, "message.new", { text }, { id }).then(
