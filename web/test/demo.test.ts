@@ -79,7 +79,7 @@ afterEach(async (ctx) => {
 });
 
 describe("demo chat in Chromium", () => {
-  it("two users chat, with typing, who is online and read ticks", async () => {
+  it("two users chat, with typing, who is online, and delivered then read ticks", async () => {
     const { page: alice } = await pages.open("alice");
     const { page: bob } = await pages.open("bob");
     await login(alice, herald.url, "alice1", "room1");
@@ -96,6 +96,18 @@ describe("demo chat in Chromium", () => {
     // Bob has the room open: alice's message goes to read.
     await eventually(() => rows(alice), (rs) => expect(rs.find((r) => r.text === "hi bob")?.state).toBe("read"));
     await eventually(() => rows(bob), (rs) => expect(rs.find((r) => r.text === "hello alice")?.state).toBe("read"));
+
+    // Bob looks at another room: alice's next message is delivered, not
+    // read, until he comes back to this one.
+    await bob.getByTestId("rooms").locator("[data-room=lobby]").click();
+    await bob.getByTestId("room-title").filter({ hasText: "# lobby" }).waitFor();
+    await send(alice, "still there?");
+    await eventually(() => rows(alice), (rs) => expect(rs.find((r) => r.text === "still there?")?.state).toBe("delivered"));
+    await eventually(() => bob.getByTestId("rooms").locator("[data-room=room1] .unread").textContent(), (t) => expect(t).toBe("1"));
+    await new Promise((r) => setTimeout(r, 1500)); // a receipts interval: still delivered only
+    expect((await rows(alice)).find((r) => r.text === "still there?")?.state).toBe("delivered");
+    await bob.getByTestId("rooms").locator("[data-room=room1]").click();
+    await eventually(() => rows(alice), (rs) => expect(rs.find((r) => r.text === "still there?")?.state).toBe("read"));
   });
 
   it("one user offline, both keep typing: back online, every message once, in order, with ticks", async () => {
