@@ -79,10 +79,10 @@ export function dispatch(f: ServerFrame, sub: Subscription | undefined, h: Frame
     case "history_page":
     case "presence_state":
       if (h.answered(f)) return;
-      if (f.type === "presence_state" && sub && !f.id) sub.emit("presence_state", f);
+      if (f.type === "presence_state" && sub && !f.id) sub.applyPresenceState(f);
       return;
     case "presence_diff":
-      sub?.emit("presence_diff", f);
+      sub?.applyPresenceDiff(f);
       return;
     case "typing_notice":
       sub?.emit("typing_notice", f);

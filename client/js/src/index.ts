@@ -28,3 +28,18 @@ export { LocalStorage, MemoryStorage } from "./storage.js";
 export type { Storage, WebStorageLike } from "./storage.js";
 export { Subscription } from "./subscription.js";
 export type { StateChange, SubscribeOptions, SubscriptionEvents } from "./subscription.js";
+export { AsyncStorageAdapter } from "./asyncstorage.js";
+export type { AsyncStorageLike } from "./asyncstorage.js";
+export { IndexedDBStorage } from "./indexeddb.js";
+export type {
+  IDBDatabaseLike,
+  IDBFactoryLike,
+  IDBObjectStoreLike,
+  IDBOpenRequestLike,
+  IDBRequestLike,
+  IDBTransactionLike,
+} from "./indexeddb.js";
+export { MessageList } from "./messages.js";
+export type { HistorySource, ListMessage, MessageListChange, MessageListEvents } from "./messages.js";
+export { Presence } from "./presence.js";
+export type { PresenceView } from "./presence.js";

@@ -9,8 +9,10 @@ import type {
   StateEntry,
   StateFrame,
   TypingNoticeFrame,
+  PresenceMember,
   UserStatusFrame,
 } from "./frames.js";
+import { Presence, type PresenceView } from "./presence.js";
 
 /** Options of one subscription. */
 export interface SubscribeOptions {
@@ -20,7 +22,7 @@ export interface SubscribeOptions {
    * live from the channel's head.
    */
   lastSeq?: number;
-  /** Follow the channel's presence: presence_state and presence_diff events. */
+  /** Follow the channel's presence: members, count, and presence, presence_state and presence_diff events. */
   presence?: boolean;
   /** Follow delivery and read positions: receipts events. */
   receipts?: boolean;
@@ -36,6 +38,12 @@ export interface SubscriptionEvents {
   snapshot_required: SnapshotRequiredFrame;
   presence_state: PresenceStateFrame;
   presence_diff: PresenceDiffFrame;
+  /**
+   * The whole current presence view, after every presence_state and after
+   * each presence_diff that changed it (subscribe with presence: true).
+   * The view is a copy: keep it, it does not change under you.
+   */
+  presence: PresenceView;
   typing_notice: TypingNoticeFrame;
   receipts: ReceiptsFrame;
   state: StateFrame;
@@ -77,6 +85,8 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   readonly delivered = new Map<string, number>();
   /** Every user's read position, from receipts frames. */
   readonly read = new Map<string, number>();
+  /** @internal the presence view; read it through members, count and countOnly. */
+  readonly presenceView = new Presence();
 
   /** @internal the seq of each key's last write, removed keys included. */
   stateSeqs = new Map<string, number>();
@@ -122,6 +132,39 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   /** Ends the subscription; the server is told when connected. */
   unsubscribe(): Promise<void> {
     return this.unsubscribeFn(this);
+  }
+
+  /**
+   * Who is in the channel (subscribe with presence: true): each present
+   * user by id with its connection count and info. Empty before the
+   * first presence_state and in count-only mode.
+   */
+  get members(): ReadonlyMap<string, PresenceMember> {
+    return this.presenceView.members;
+  }
+
+  /** How many users are in the channel (subscribe with presence: true). */
+  get count(): number {
+    return this.presenceView.count;
+  }
+
+  /** Whether the channel is too big for a member list and presence gives a count only (PROTOCOL.md §14). */
+  get countOnly(): boolean {
+    return this.presenceView.countOnly;
+  }
+
+  /** @internal replaces the presence view with f's and emits it. */
+  applyPresenceState(f: PresenceStateFrame): void {
+    this.presenceView.applyState(f);
+    this.emit("presence_state", f);
+    this.emit("presence", this.presenceView.snapshot());
+  }
+
+  /** @internal applies diff f to the presence view and emits the view when it changed. */
+  applyPresenceDiff(f: PresenceDiffFrame): void {
+    const changed = this.presenceView.applyDiff(f);
+    this.emit("presence_diff", f);
+    if (changed) this.emit("presence", this.presenceView.snapshot());
   }
 
   /** @internal settles ready once. */

@@ -578,4 +578,39 @@ describe("HeraldClient message states, state, ops and receipts", () => {
     ]);
     c.close();
   });
+
+  it("presence: subscribes with presence, and the presence_state after a reconnect replaces the view", async () => {
+    const { c, ws } = await setup();
+    const sub = c.subscribe("chat.1", { presence: true });
+    const views: string[][] = [];
+    sub.on("presence", (v) => views.push([...v.members.keys()]));
+    await tick();
+    const s = ws.last("subscribe");
+    expect(s).toMatchObject({ channel: "chat.1", presence: true });
+    ws.deliver(
+      { type: "subscribed", id: s.id, channel: "chat.1", seq: 0, recovered: false },
+      { type: "presence_state", channel: "chat.1", count: 2, members: [{ userId: "u", connections: 1 }, { userId: "v", connections: 1 }] },
+      { type: "presence_diff", channel: "chat.1", count: 3, joins: [{ userId: "w", connections: 1 }] },
+    );
+    expect(sub.count).toBe(3);
+    ws.serverClose(1012);
+    await tick(30);
+    // While away, the last view stays.
+    expect([...sub.members.keys()]).toEqual(["u", "v", "w"]);
+    const ws2 = FakeSocket.all[1];
+    authOK(ws2);
+    const s2 = ws2.last("subscribe");
+    expect(s2).toMatchObject({ channel: "chat.1", presence: true });
+    ws2.deliver(
+      { type: "subscribed", id: s2.id, channel: "chat.1", seq: 0, recovered: true },
+      { type: "presence_state", channel: "chat.1", count: 2, members: [{ userId: "u", connections: 1 }, { userId: "x", connections: 2 }] },
+    );
+    expect([...sub.members.values()]).toEqual([
+      { userId: "u", connections: 1 },
+      { userId: "x", connections: 2 },
+    ]);
+    expect(sub.count).toBe(2);
+    expect(views).toEqual([["u", "v"], ["u", "v", "w"], ["u", "x"]]);
+    c.close();
+  });
 });

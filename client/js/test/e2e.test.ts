@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { HeraldClient, type PublishStateEvent, type WebSocketConstructor } from "../src/client.js";
 import type { MessageFrame } from "../src/frames.js";
+import { MessageList } from "../src/messages.js";
+import type { PresenceView } from "../src/presence.js";
 import type { Ack } from "../src/outbox.js";
 import { MemoryStorage } from "../src/storage.js";
 
@@ -307,6 +309,97 @@ describe("HeraldClient against herald serve", () => {
     } finally {
       alice.close();
       bob.close();
+    }
+  }, 20_000);
+
+  it("a MessageList folds live op entries into what history and a replay return", async () => {
+    const alice = client("alice");
+    const bob = client("bob");
+    const carol = client("carol");
+    const late = client("dave");
+    try {
+      await Promise.all([alice.connect(), bob.connect(), carol.connect(), late.connect()]);
+      const c = "chat.fold";
+      const sb = bob.subscribe(c, { lastSeq: 0 });
+      const live = new MessageList(sb);
+      await sb.ready;
+
+      const m1 = await alice.publish(c, "msg", { text: "one" });
+      const m2 = await alice.publish(c, "msg", { text: "two" });
+      await bob.react(c, m1.seq, "👍");
+      await carol.react(c, m1.seq, "👍");
+      await carol.react(c, m1.seq, "🎉");
+      await alice.edit(c, m1.seq, { text: "one, edited" });
+      await bob.unreact(c, m1.seq, "👍");
+      await alice.edit(c, m1.seq, { text: "one, edited twice" });
+      await bob.react(c, m2.seq, "👀");
+      const m3 = await bob.publish(c, "msg", { text: "three" });
+      const last = await alice.remove(c, m2.seq);
+      await until(() => sb.lastSeq === last.seq, 5000, "bob to get every op entry");
+
+      expect(live.messages.map((m) => m.seq)).toEqual([m1.seq, m2.seq, m3.seq]);
+      expect(live.get(m1.seq)).toMatchObject({
+        payload: { text: "one, edited twice" },
+        reactions: { "👍": { count: 1, users: ["carol"] }, "🎉": { count: 1, users: ["carol"] } },
+      });
+      expect(live.get(m2.seq)).toMatchObject({ payload: null, deleted: true });
+
+      // The server's fold of the same messages, row for row.
+      const page = await bob.history(c, { after: 0 });
+      const folded = page.messages.filter((m) => m.op === undefined);
+      expect(live.messages).toEqual(folded);
+
+      // A client that replays the channel later gets the same rows, and so
+      // does one that loads it from history.
+      const sl = late.subscribe(c, { lastSeq: 0 });
+      const replayed = new MessageList(sl);
+      await until(() => sl.lastSeq === last.seq, 5000, "the replay");
+      expect(replayed.messages).toEqual(folded);
+      const fromHistory = new MessageList(carol.subscribe(c));
+      await fromHistory.loadOlder(carol, 4);
+      while (!fromHistory.complete) await fromHistory.loadOlder(carol, 4);
+      expect(fromHistory.messages).toEqual(folded);
+    } finally {
+      for (const x of [alice, bob, carol, late]) x.close();
+    }
+  }, 20_000);
+
+  it("presence members of two clients joining and leaving, with connection counts", async () => {
+    const alice = client("alice");
+    const bob1 = client("bob");
+    const bob2 = client("bob");
+    const c = "chat.presence";
+    const view = (v: PresenceView) => [...v.members.values()].map((m) => `${m.userId}:${m.connections}`);
+    try {
+      await alice.connect();
+      const sa = alice.subscribe(c, { presence: true });
+      const events: PresenceView[] = [];
+      sa.on("presence", (v) => events.push(v));
+      await until(() => events.length > 0, 5000, "the first presence");
+      expect(view(events[0])).toEqual(["alice:1"]);
+      expect(sa.count).toBe(1);
+
+      await Promise.all([bob1.connect(), bob2.connect()]);
+      const sb1 = bob1.subscribe(c);
+      await sb1.ready;
+      await until(() => sa.members.has("bob"), 5000, "bob to join");
+      const sb2 = bob2.subscribe(c);
+      await sb2.ready;
+      // A second device of a present user causes no diff; a presence request shows it.
+      const pres = await alice.presence(c);
+      expect(pres.members?.find((m) => m.userId === "bob")?.connections).toBe(2);
+      expect(sa.count).toBe(2);
+      expect(view(events.at(-1)!)).toEqual(["alice:1", "bob:1"]);
+
+      bob1.close();
+      bob2.close();
+      await until(() => !sa.members.has("bob"), 5000, "bob to leave");
+      expect(sa.count).toBe(1);
+      expect(view(events.at(-1)!)).toEqual(["alice:1"]);
+    } finally {
+      alice.close();
+      bob1.close();
+      bob2.close();
     }
   }, 20_000);
 });
