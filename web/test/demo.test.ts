@@ -170,6 +170,20 @@ describe("demo chat in Chromium", () => {
       expect(rs.slice(1).map((r) => r.state)).toEqual(["sending", "sending"]);
     });
     await expect(alice.getByTestId("conn").textContent()).resolves.toBe("offline");
+    // The SDK's outbox holds them in IndexedDB.
+    const outbox = await alice.evaluate(
+      () =>
+        new Promise<string>((resolve, reject) => {
+          const open = indexedDB.open("herald-demo");
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const get = open.result.transaction("kv", "readonly").objectStore("kv").get("alice3:outbox");
+            get.onsuccess = () => resolve(String(get.result));
+            get.onerror = () => reject(get.error);
+          };
+        }),
+    );
+    expect((JSON.parse(outbox) as { payload: { text: string } }[]).map((f) => f.payload.text)).toEqual(["typed offline 1", "typed offline 2"]);
 
     await aliceCtx.setOffline(false);
     const want = ["are you there?", "hello?", "typed offline 1", "typed offline 2"];

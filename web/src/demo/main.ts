@@ -1,9 +1,9 @@
 // The demo chat that `herald serve` shows at /: a name, rooms, messages
 // with ticks, typing, who is online, and the connection's state. Built on
 // the TypeScript SDK; it keeps lastSeq and unsent messages in
-// localStorage, so a reload (even offline: the service worker keeps the
+// IndexedDB, so a reload (even offline: the service worker keeps the
 // page) loses nothing.
-import { type ConnectionState, HeraldClient, LocalStorage } from "../../../client/js/src/index.js";
+import { type ConnectionState, HeraldClient, IndexedDBStorage, LocalStorage } from "../../../client/js/src/index.js";
 import { Room } from "./room.js";
 import { renderRoom, renderRooms } from "./view.js";
 
@@ -65,8 +65,10 @@ class App {
     this.client = new HeraldClient({
       url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`,
       token: () => tokenFor(me),
-      storage: new LocalStorage(),
-      storagePrefix: `herald:${me}:`,
+      // IndexedDB where there is one (it takes a big outbox); each name
+      // has its own keys, so two names in one browser never mix.
+      storage: typeof indexedDB === "undefined" ? new LocalStorage() : new IndexedDBStorage("herald-demo"),
+      storagePrefix: `${me}:`,
       backoffMax: 10000,
     });
     const names = saved.rooms(me);

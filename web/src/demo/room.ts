@@ -75,16 +75,10 @@ export class Room {
     this.sub = sub;
     sub.on("message", (m) => this.add(m));
     sub.on("receipts", () => this.hooks.changed(this));
-    sub.on("presence_state", (f) => {
+    sub.on("presence", (view) => {
       this.members.clear();
-      for (const m of f.members ?? []) this.members.set(m.userId, m.connections);
-      this.memberCount = f.count;
-      this.hooks.changed(this);
-    });
-    sub.on("presence_diff", (f) => {
-      for (const u of f.leaves ?? []) this.members.delete(u);
-      for (const m of f.joins ?? []) this.members.set(m.userId, m.connections);
-      this.memberCount = f.count;
+      for (const m of view.members.values()) this.members.set(m.userId, m.connections);
+      this.memberCount = view.count;
       this.hooks.changed(this);
     });
     sub.on("typing_notice", (f) => {
