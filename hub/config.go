@@ -102,6 +102,10 @@ type Config struct {
 	// channel per node per interval. Zero means 1s.
 	ReceiptInterval time.Duration
 
+	// NodesInterval is how often the number of nodes sharing the broker
+	// is read from the broker into Stats.Nodes. Zero means 5s.
+	NodesInterval time.Duration
+
 	// Clock tells the time. Nil means the system clock.
 	Clock herald.Clock
 	// Logger receives the hub's logs. Nil means slog.Default().
@@ -128,6 +132,7 @@ func (c *Config) setDefaults() {
 	def(&c.TypingTTL, 5*time.Second)
 	def(&c.TypingInterval, time.Second)
 	def(&c.ReceiptInterval, time.Second)
+	def(&c.NodesInterval, 5*time.Second)
 	if c.PresenceMaxMembers <= 0 {
 		c.PresenceMaxMembers = 1000
 	}

@@ -130,6 +130,9 @@ func (h *Hub) Start(ctx context.Context) error {
 	if err := h.startControl(ctx); err != nil {
 		return err
 	}
+	if err := h.startNodes(ctx); err != nil {
+		return err
+	}
 	h.wg.Add(3)
 	go h.sweepLoop()
 	go h.presenceLoop()

@@ -14,6 +14,9 @@ type Stats struct {
 	Authenticated    atomic.Int64 // open sessions that have authenticated
 	Subscriptions    atomic.Int64 // active subscriptions
 	Channels         atomic.Int64 // channels with local subscribers
+	// Nodes is the number of nodes sharing the broker, this one included
+	// (1 with a broker of one node), read every Config.NodesInterval.
+	Nodes atomic.Int64
 
 	FramesIn   atomic.Uint64 // client frames received
 	BytesIn    atomic.Uint64

@@ -39,6 +39,7 @@ func NewCollector(stats *hub.Stats) *Collector {
 			newStat("connections_authenticated", "Open connections that have authenticated.", func(s *hub.Stats) float64 { return float64(s.Authenticated.Load()) }),
 			newStat("subscriptions", "Active subscriptions on this node.", func(s *hub.Stats) float64 { return float64(s.Subscriptions.Load()) }),
 			newStat("channels", "Channels with subscribers on this node.", func(s *hub.Stats) float64 { return float64(s.Channels.Load()) }),
+			newStat("nodes", "Nodes sharing the broker, this one included (1 when embedded); read every few seconds.", func(s *hub.Stats) float64 { return float64(s.Nodes.Load()) }),
 		},
 		counts: []stat{
 			newStat("connections_total", "Connections accepted.", func(s *hub.Stats) float64 { return float64(s.ConnectionsTotal.Load()) }),

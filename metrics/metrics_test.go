@@ -79,6 +79,7 @@ func TestMetricsFollowTraffic(t *testing.T) {
 		{"herald_connections_authenticated", 3, false},
 		{"herald_subscriptions", 2, false},
 		{"herald_channels", 1, false},
+		{"herald_nodes", 1, false},
 		{"herald_messages_in_total", 3, false},
 		{"herald_publish_duplicates_total", 1, false},
 		{"herald_resumes_total", 1, false},

@@ -6,6 +6,7 @@
 //
 // # Concurrency
 //
-// The handlers are safe for concurrent use; they hold no state but their
-// configuration.
+// The handlers are safe for concurrent use. The demo's hold no state but
+// their configuration; the admin's keep the logged out sessions and the
+// failed logins under a lock of their own (adminsession.go).
 package web

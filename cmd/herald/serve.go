@@ -98,6 +98,9 @@ type serveCmd struct {
 	Demo         string        `default:"auto" enum:"auto,on,off" group:"web" help:"Serve the demo chat at /: auto = in development mode only; on = also with --jwt-secret, whose first key signs its tokens. The demo hands a token for demo.> channels to anyone who picks a name."`
 	DemoTokenTTL time.Duration `name:"demo-token-ttl" default:"1h" group:"web" help:"How long a demo token lasts; the page fetches a new one on token_expiring."`
 
+	AdminUser     string `name:"admin-user" default:"admin" group:"web" help:"User name of the admin dashboard at /admin."`
+	AdminPassword string `name:"admin-password" group:"web" help:"Password of the admin dashboard at /admin; without one the dashboard is off, but in development mode, where one is generated, kept in the data directory and logged."`
+
 	LogLevel  string `default:"info" enum:"debug,info,warn,error" help:"Log level."`
 	LogFormat string `default:"text" enum:"text,json" help:"Log format."`
 
@@ -151,7 +154,8 @@ func (c *serveCmd) Run() error {
 	var draining atomic.Bool
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", wsServer)
-	mux.Handle("GET /metrics", metrics.Handler(&h.Stats, hooks))
+	metricsHandler := metrics.Handler(&h.Stats, hooks)
+	mux.Handle("GET /metrics", metricsHandler)
 	apiKeys, err := c.apiKeys()
 	if err != nil {
 		return err
@@ -166,7 +170,7 @@ func (c *serveCmd) Run() error {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	if err := c.mountWeb(mux, log); err != nil {
+	if err := c.mountWeb(mux, h, metricsHandler, log); err != nil {
 		return err
 	}
 

@@ -7,13 +7,18 @@ import (
 	"time"
 
 	"github.com/heraldrt/herald/auth"
+	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/web"
 )
 
-// mountWeb adds the browser pages: the built assets, and the demo chat
-// at / when --demo allows it (else a line that says what runs here).
-func (c *serveCmd) mountWeb(mux *http.ServeMux, log *slog.Logger) error {
+// mountWeb adds the browser pages: the built assets, the admin
+// dashboard at /admin, and the demo chat at / when --demo allows it
+// (else a line that says what runs here).
+func (c *serveCmd) mountWeb(mux *http.ServeMux, h *hub.Hub, metricsHandler http.Handler, log *slog.Logger) error {
 	mux.Handle("GET /assets/", web.Assets())
+	if err := c.mountAdmin(mux, h, metricsHandler, log); err != nil {
+		return err
+	}
 	key, err := c.demoKey()
 	if err != nil {
 		return err
