@@ -67,16 +67,20 @@ try {
   await bob.page.getByTestId("text").pressSequentially("no rush");
   await sleep(600);
   await alice.page.screenshot({ path: join(images, "demo.png") });
+  await alice.context.setOffline(false);
+  await bob.page.getByTestId("text").fill("");
 
   const admin = await browser.newPage({ viewport: { width: 1200, height: 800 } });
   await admin.goto(`${url}/admin`);
-  await admin.getByTestId("admin-password").fill(adminPassword);
-  await admin.getByTestId("admin-login").click();
+  await admin.getByTestId("login-user").fill("admin");
+  await admin.getByTestId("login-password").fill(adminPassword);
+  await admin.getByTestId("login-submit").click();
   await admin.getByTestId("connections").waitFor();
-  for (let i = 0; i < 10; i++) {
-    await say(bob.page, `message ${i}`);
-  }
-  await sleep(4000);
+  // Half a minute of steady chat, so that the charts have a history.
+  await admin.locator('[data-testid=channel-item][data-channel="demo.lobby"]').click();
+  for (let i = 0; i < 60; i++) await say(i % 3 ? bob.page : alice.page, `message ${i}`);
+  await admin.locator('[data-testid=channel-item][data-channel="demo.lobby"]').click();
+  await sleep(500);
   await admin.screenshot({ path: join(images, "admin.png") });
   console.log(`wrote ${join(images, "demo.png")} and admin.png`);
 } finally {

@@ -1,49 +1,10 @@
 // The demo chat in Debian's Chromium against a real `herald serve`: two
 // users chat, one goes offline and both keep typing, a reload during the
 // outage, and a token that expires mid-session.
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { login, type Row, rows, send } from "./demo-page.js";
 import { eventually, Herald, launch, Pages } from "./harness.js";
-
-interface Row {
-  seq: number | null;
-  id: string;
-  from: string;
-  text: string;
-  state: string | null;
-}
-
-/** rows reads the messages the page shows, top to bottom. */
-function rows(page: Page): Promise<Row[]> {
-  return page.$$eval("#messages [data-testid=message]", (els) =>
-    els.map((e) => {
-      const el = e as HTMLElement;
-      return {
-        seq: el.dataset.seq ? Number(el.dataset.seq) : null,
-        id: el.dataset.id ?? "",
-        from: el.dataset.from ?? "",
-        text: el.querySelector(".text")?.textContent ?? "",
-        state: el.dataset.state ?? null,
-      };
-    }),
-  );
-}
-
-/** login signs in as name and opens room, each test its own. */
-async function login(page: Page, url: string, name: string, room: string): Promise<void> {
-  await page.goto(url);
-  await page.getByTestId("name").fill(name);
-  await page.getByTestId("join").click();
-  await page.getByTestId("conn").filter({ hasText: "online" }).waitFor();
-  await page.getByTestId("room-name").fill(room);
-  await page.getByTestId("room-join").click();
-  await page.getByTestId("room-title").filter({ hasText: `# ${room}` }).waitFor();
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  await page.getByTestId("text").fill(text);
-  await page.getByTestId("send").click();
-}
 
 /** texts are the rows' texts; exactlyOnceInOrder checks the seqs too. */
 const texts = (rs: Row[]) => rs.map((r) => r.text);

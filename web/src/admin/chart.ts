@@ -1,5 +1,5 @@
 // A small SVG line chart: one path per line, the newest point at the
-// right edge, the y axis from 0 to the largest value shown. No chart
+// right edge, the x axis growing with the samples up to the window, the y axis from 0 to the largest value shown. No chart
 // library: the page loads nothing but its own script and style, and
 // the CSP (default-src 'self') allows nothing else. Colours come from
 // classes in admin.css (.s0, .s1, .s2), never from inline styles.
@@ -44,7 +44,11 @@ export class Chart {
     let top = 0;
     for (const l of this.series.lines) for (const v of l) if (v !== undefined && Number.isFinite(v)) top = Math.max(top, v);
     const scale = top > 0 ? (H - TOP) / top : 0;
-    const step = W / Math.max(1, this.series.size - 1);
+    // The x axis spans the samples held, at least a minute's (30) and at
+    // most the series' window, so that a page opened a moment ago does
+    // not squeeze its first points into the right edge.
+    const held = Math.max(0, ...this.series.lines.map((l) => l.length));
+    const step = W / Math.max(1, Math.min(this.series.size, Math.max(30, held)) - 1);
     this.series.lines.forEach((l, i) => {
       const x0 = W - (l.length - 1) * step;
       let d = "";
