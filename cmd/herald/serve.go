@@ -20,13 +20,14 @@ import (
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/metrics"
 	"github.com/heraldrt/herald/protocol"
+	"github.com/heraldrt/herald/transport/sse"
 	"github.com/heraldrt/herald/transport/ws"
 )
 
 type serveCmd struct {
 	Config kong.ConfigFlag `placeholder:"FILE" help:"YAML file of settings; keys are the flag names with underscores (max_frame_size: 65536)."`
 
-	Addr string `default:"127.0.0.1:8080" help:"Address to listen on (WebSocket at /ws, metrics at /metrics)."`
+	Addr string `default:"127.0.0.1:8080" help:"Address to listen on (WebSocket at /ws, its SSE fallback at /sse, metrics at /metrics)."`
 	Data string `default:"./data" help:"Directory of the embedded message log."`
 
 	JWTSecret     []string      `name:"jwt-secret" sep:"none" group:"auth" help:"HS256 key (at least 32 bytes) that verifies client tokens; repeat the flag to accept several during a rotation. Without any key Herald runs in development mode with a generated one."`
@@ -154,6 +155,13 @@ func (c *serveCmd) Run() error {
 	var draining atomic.Bool
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", wsServer)
+	sse.Mount(mux, sse.New(h, sse.Config{
+		MaxFrameSize:   c.MaxFrameSize,
+		AllowedOrigins: c.AllowedOrigins,
+		ConnRate:       c.ConnRate,
+		ConnBurst:      c.ConnBurst,
+		Logger:         log,
+	}))
 	metricsHandler := metrics.Handler(&h.Stats, hooks)
 	mux.Handle("GET /metrics", metricsHandler)
 	apiKeys, err := c.apiKeys()
@@ -198,10 +206,13 @@ func (c *serveCmd) Run() error {
 	draining.Store(true)
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
-	_ = srv.Shutdown(sctx)
+	// The hub first: it closes every session with 1012, SSE streams
+	// included, which the HTTP server's Shutdown would otherwise wait for;
+	// new connections get 503 meanwhile.
 	if err := h.Shutdown(sctx, protocol.CloseServiceRestart); err != nil {
 		log.Warn("clients still connected at the end of the drain were cut", "err", err)
 	}
+	_ = srv.Shutdown(sctx)
 	_ = wsServer.Close(sctx)
 	if hooks != nil {
 		if err := hooks.Close(sctx); err != nil {

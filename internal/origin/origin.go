@@ -1,4 +1,6 @@
-package ws
+// Package origin decides which browser pages may open a connection: the
+// WebSocket and SSE transports share it.
+package origin
 
 import (
 	"net/http"
@@ -6,23 +8,23 @@ import (
 	"strings"
 )
 
-// originChecker decides whether a browser page may open a WebSocket here.
+// Checker decides whether a browser page may connect here.
 // Browsers send the page's Origin with every upgrade; another site's page
 // that could connect would act with the user's network position and any
 // cookies (cross-site WebSocket hijacking). Clients that are not browsers
 // send no Origin and are allowed: they authenticate with a token anyway.
-type originChecker struct {
+type Checker struct {
 	any      bool
 	exact    map[string]bool // scheme://host[:port]
 	wildcard []string        // "https://.example.com" for https://*.example.com
 }
 
-// newOriginChecker reads the allow-list: exact origins
+// New reads the allow-list: exact origins
 // ("https://app.example.com"), subdomain wildcards
 // ("https://*.example.com"), or "*" for any. An empty list allows the
 // server's own host only.
-func newOriginChecker(allowed []string) *originChecker {
-	oc := &originChecker{exact: map[string]bool{}}
+func New(allowed []string) *Checker {
+	oc := &Checker{exact: map[string]bool{}}
 	for _, a := range allowed {
 		a = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(a), "/"))
 		switch {
@@ -37,7 +39,9 @@ func newOriginChecker(allowed []string) *originChecker {
 	return oc
 }
 
-func (oc *originChecker) check(r *http.Request) bool {
+// Check reports whether r's Origin may connect. A Checker is safe for
+// concurrent use.
+func (oc *Checker) Check(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" || oc.any {
 		return true

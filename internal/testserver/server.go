@@ -20,6 +20,7 @@ import (
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/metrics"
 	"github.com/heraldrt/herald/protocol"
+	"github.com/heraldrt/herald/transport/sse"
 	"github.com/heraldrt/herald/transport/ws"
 )
 
@@ -31,6 +32,9 @@ type Options struct {
 	Hub    hub.Config
 	Broker membroker.Config
 	WS     ws.Config
+	// SSE configures the HTTP fallback at /sse; its MaxFrameSize defaults
+	// to WS's.
+	SSE sse.Config
 	// Dir is the data directory; empty means a new temporary one.
 	Dir string
 	// APIKeys, when not empty, mounts the server API at /api/ with these
@@ -107,8 +111,19 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if opts.SSE.MaxFrameSize == 0 {
+		opts.SSE.MaxFrameSize = opts.WS.MaxFrameSize
+	}
+	if opts.SSE.ConnRate == 0 {
+		opts.SSE.ConnRate = -1
+	}
+	if opts.SSE.Logger == nil {
+		opts.SSE.Logger = log
+	}
+	sseSrv := sse.New(h, opts.SSE)
 	mux := http.NewServeMux()
 	mux.Handle("/ws", wsSrv)
+	sse.Mount(mux, sseSrv)
 	mux.Handle("/metrics", metrics.Handler(&h.Stats, nil))
 	var apiKeys *api.Keys
 	if len(opts.APIKeys) > 0 {
@@ -139,9 +154,11 @@ func (s *Server) Stop() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// The hub first: its drain closes the SSE streams, which the HTTP
+	// server would otherwise wait for.
+	_ = s.Hub.Shutdown(ctx, protocol.CloseServiceRestart)
 	_ = s.srv.Shutdown(ctx)
 	<-s.done
-	_ = s.Hub.Shutdown(ctx, protocol.CloseServiceRestart)
 	_ = s.ws.Close(ctx)
 	_ = s.Broker.Close(ctx)
 	_ = s.auth.Close()

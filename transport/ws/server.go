@@ -17,6 +17,7 @@ import (
 
 	"github.com/heraldrt/herald/hub"
 	"github.com/heraldrt/herald/internal/nbiowarm"
+	"github.com/heraldrt/herald/internal/origin"
 	"github.com/heraldrt/herald/internal/ratelimit"
 )
 
@@ -58,7 +59,7 @@ type Server struct {
 	up     *websocket.Upgrader
 	// origins checks the Origin of upgrades; perIP limits their rate per
 	// client address (nil: no limit).
-	origins *originChecker
+	origins *origin.Checker
 	perIP   *ratelimit.Keyed
 
 	stopOnce sync.Once
@@ -107,7 +108,7 @@ func New(h *hub.Hub, cfg Config) (*Server, error) {
 		engine.Stop()
 		return nil, err
 	}
-	s := &Server{hub: h, cfg: cfg, log: cfg.Logger, engine: engine, origins: newOriginChecker(cfg.AllowedOrigins)}
+	s := &Server{hub: h, cfg: cfg, log: cfg.Logger, engine: engine, origins: origin.New(cfg.AllowedOrigins)}
 	if cfg.ConnRate > 0 {
 		s.perIP = &ratelimit.Keyed{Rate: cfg.ConnRate, Burst: cfg.ConnBurst}
 	}
@@ -121,7 +122,7 @@ func (s *Server) newUpgrader() *websocket.Upgrader {
 	up.BlockingModTrasferConnToPoller = true
 	up.KeepaliveTime = 0 // the hub's sweeper does heartbeats
 	up.MessageLengthLimit = s.cfg.MaxFrameSize
-	up.CheckOrigin = func(r *http.Request) bool { return s.origins.check(r) }
+	up.CheckOrigin = func(r *http.Request) bool { return s.origins.Check(r) }
 	up.HandshakeTimeout = 10 * time.Second
 	up.OnOpen(s.open)
 	up.OnMessage(func(c *websocket.Conn, mt websocket.MessageType, data []byte) {
