@@ -206,9 +206,9 @@ func (c *serveCmd) Run() error {
 	draining.Store(true)
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
-	// The hub first: it closes every session with 1012, SSE streams
-	// included, which the HTTP server's Shutdown would otherwise wait for;
-	// new connections get 503 meanwhile.
+	// The hub first: it closes every session with 1012 (WebSocket and
+	// SSE) while the HTTP server still answers, so that API calls during
+	// the drain work and new connections get 503.
 	if err := h.Shutdown(sctx, protocol.CloseServiceRestart); err != nil {
 		log.Warn("clients still connected at the end of the drain were cut", "err", err)
 	}

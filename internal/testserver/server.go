@@ -154,8 +154,8 @@ func (s *Server) Stop() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	// The hub first: its drain closes the SSE streams, which the HTTP
-	// server would otherwise wait for.
+	// The hub first, as herald serve does: sessions close with 1012
+	// while the HTTP server still answers.
 	_ = s.Hub.Shutdown(ctx, protocol.CloseServiceRestart)
 	_ = s.srv.Shutdown(ctx)
 	<-s.done

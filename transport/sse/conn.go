@@ -1,10 +1,11 @@
 package sse
 
 import (
-	"net/http"
+	"errors"
+	"net"
+	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/heraldrt/herald/hub"
@@ -17,160 +18,179 @@ import (
 // produces no frame.
 var pingEvent = appendEvent(nil, "ping", []byte("{}"))
 
-// conn is one SSE stream: the hub.Conn of its session.
+// tryWrite is how long a write from the hub's goroutine may wait for the
+// socket: a full socket's bytes go to the backlog instead.
+const tryWrite = time.Millisecond
+
+// conn is one SSE stream on a hijacked connection: the hub.Conn of its
+// session. Writes go straight to the socket from the caller, as the
+// WebSocket transport's do, so that what the kernel takes counts as taken
+// (a replay of a megabyte is no slow consumer); what it does not take
+// waits in a backlog that one drain goroutine writes with blocking
+// writes. Pending is the backlog: the bytes the client has not taken.
 type conn struct {
 	srv    *Server
 	id     string
 	remote string
+	nc     net.Conn
 	sess   *hub.Session
-	rc     *http.ResponseController
 
-	// mu guards buf and closing. buf holds the events not yet handed to
-	// the stream's writer; closing is set once the close event is queued,
-	// after which nothing more is.
-	mu      sync.Mutex
-	buf     []byte
-	closing bool
-
-	// pending counts bytes queued or being written: what the client has
-	// not taken yet.
-	pending atomic.Int64
-	// wake tells the writer there is something to write (capacity 1).
-	wake chan struct{}
-	// cut ends the stream at once (Abort, or the close grace running out).
-	cut     chan struct{}
-	cutOnce sync.Once
-	timer   atomic.Pointer[time.Timer]
+	// mu guards everything below. While draining, the drain goroutine
+	// owns the socket's writes and others only append to backlog;
+	// inflight is what it is writing. closing is set once the close
+	// event is queued; closed once the socket is.
+	mu       sync.Mutex
+	backlog  []byte
+	inflight int
+	draining bool
+	closing  bool
+	closed   bool
+	timer    *time.Timer
 
 	// reading serializes the frames of the session's POST requests: the
 	// hub has one reader per session.
 	reading sync.Mutex
 }
 
-// Write implements hub.Conn: the frames join the queue, and the writer
-// sends them in one write and one flush.
+// Write implements hub.Conn.
 func (c *conn) Write(frames []*hub.Frame) (int, error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closing {
-		c.mu.Unlock()
-		return c.Pending(), nil
+		return c.pendingLocked(), nil
 	}
-	n := 0
+	if len(frames) == 1 {
+		return c.writeLocked(frames[0].Wire(hub.WireSSE, messageEvent))
+	}
+	var b []byte
 	for _, f := range frames {
-		ev := f.Wire(hub.WireSSE, messageEvent)
-		c.buf = append(c.buf, ev...)
-		n += len(ev)
+		b = append(b, f.Wire(hub.WireSSE, messageEvent)...)
 	}
-	c.pending.Add(int64(n))
-	c.mu.Unlock()
-	c.signal()
-	return c.Pending(), nil
+	return c.writeLocked(b)
 }
 
 // Pending implements hub.Conn.
-func (c *conn) Pending() int { return int(c.pending.Load()) }
+func (c *conn) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pendingLocked()
+}
+
+func (c *conn) pendingLocked() int { return len(c.backlog) + c.inflight }
 
 // Ping implements hub.Conn.
 func (c *conn) Ping() error {
-	c.queue(pingEvent, false)
-	return nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return nil
+	}
+	_, err := c.writeLocked(pingEvent)
+	return err
 }
 
 // Close implements hub.Conn: a close event follows what is queued, then
-// the stream ends; it is cut if that does not happen within the grace.
+// the connection ends; it is cut if that does not happen within the
+// grace.
 func (c *conn) Close(code int, reason string) {
-	data := []byte(`{"code":` + strconv.Itoa(code) + `,"reason":` + strconv.Quote(reason) + `}`)
-	if !c.queue(appendEvent(nil, "close", data), true) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
 		return
 	}
-	c.timer.Store(time.AfterFunc(c.srv.cfg.CloseGrace, c.Abort))
+	_, _ = c.writeLocked(appendEvent(nil, "close", []byte(`{"code":`+strconv.Itoa(code)+`,"reason":`+strconv.Quote(reason)+`}`)))
+	c.closing = true
+	if !c.draining {
+		c.closeLocked()
+		return
+	}
+	c.timer = time.AfterFunc(c.srv.cfg.CloseGrace, c.Abort)
 }
 
-// Abort implements hub.Conn: the stream ends now, even in the middle of
-// a write to a client that takes nothing.
+// Abort implements hub.Conn: the connection ends now, even in the middle
+// of a write to a client that takes nothing.
 func (c *conn) Abort() {
-	c.cutOnce.Do(func() {
-		close(c.cut)
-		_ = c.rc.SetWriteDeadline(time.Now())
-	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closing = true
+	c.closeLocked()
 }
 
 // RemoteAddr implements hub.Conn.
 func (c *conn) RemoteAddr() string { return c.remote }
 
-// queue adds an event unless the close is queued already; last makes it
-// the close. It reports whether the event was queued.
-func (c *conn) queue(ev []byte, last bool) bool {
+// writeLocked writes b to the socket or, while the drain goroutine runs
+// or when the socket does not take it all, to the backlog.
+func (c *conn) writeLocked(b []byte) (int, error) {
+	if c.closed {
+		return c.pendingLocked(), net.ErrClosed
+	}
+	if c.draining {
+		c.backlog = append(c.backlog, b...)
+		return c.pendingLocked(), nil
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(tryWrite))
+	n, err := c.nc.Write(b)
+	switch {
+	case err == nil:
+		return 0, nil
+	case !errors.Is(err, os.ErrDeadlineExceeded):
+		c.closeLocked()
+		return 0, err
+	}
+	c.backlog = append(c.backlog, b[n:]...)
+	c.draining = true
+	go c.drain()
+	return c.pendingLocked(), nil
+}
+
+// drain writes the backlog with blocking writes until it is empty, then
+// hands the socket back to writeLocked; it ends the connection after the
+// close event, or when a write fails or stalls for WriteTimeout.
+func (c *conn) drain() {
 	c.mu.Lock()
-	if c.closing {
+	for len(c.backlog) > 0 && !c.closed {
+		b := c.backlog
+		c.backlog = nil
+		c.inflight = len(b)
 		c.mu.Unlock()
-		return false
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+		_, err := c.nc.Write(b)
+		c.mu.Lock()
+		c.inflight = 0
+		if err != nil {
+			c.closeLocked()
+		}
 	}
-	c.closing = last
-	c.buf = append(c.buf, ev...)
-	c.pending.Add(int64(len(ev)))
-	c.mu.Unlock()
-	c.signal()
-	return true
-}
-
-func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	c.draining = false
+	if c.closing {
+		c.closeLocked()
 	}
-}
-
-// take hands the queue to the writer, and whether the close is in it.
-func (c *conn) take(spare []byte) (b []byte, closing bool) {
-	c.mu.Lock()
-	b, c.buf = c.buf, spare[:0]
-	closing = c.closing
 	c.mu.Unlock()
-	return b, closing
 }
 
-// run writes the stream until the close is written, the client goes or
-// the stream is cut. It runs on the GET request's goroutine.
-func (c *conn) run(w http.ResponseWriter, done <-chan struct{}) {
-	var spare []byte
+// closeLocked closes the socket once; the read loop then ends the session.
+func (c *conn) closeLocked() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.backlog = nil
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	_ = c.nc.Close()
+}
+
+// waitGone blocks until the client closes its side or the socket is
+// closed here: a GET stream sends nothing after its request.
+func (c *conn) waitGone() {
+	buf := make([]byte, 512)
 	for {
-		select {
-		case <-c.wake:
-		case <-c.cut:
+		if _, err := c.nc.Read(buf); err != nil {
 			return
-		case <-done:
-			return
-		}
-		b, closing := c.take(spare)
-		if len(b) > 0 {
-			_ = c.rc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-			_, err := w.Write(b)
-			if err == nil {
-				err = c.rc.Flush()
-			}
-			c.pending.Add(-int64(len(b)))
-			if err != nil {
-				return
-			}
-		}
-		if closing {
-			return
-		}
-		if cap(b) <= 64<<10 {
-			spare = b
-		} else {
-			spare = nil
 		}
 	}
-}
-
-// ended runs when the stream's request returns.
-func (c *conn) ended() {
-	if t := c.timer.Load(); t != nil {
-		t.Stop()
-	}
-	c.sess.Closed()
 }
 
 // handle passes the frames of one POST body to the session, in order. A

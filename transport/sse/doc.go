@@ -7,8 +7,11 @@
 //
 // # Concurrency
 //
-// Each stream is written by its own request goroutine from a queue the
-// hub fills without blocking (hub.Conn.Write). The frames of one session's
+// A stream's connection is hijacked from net/http. The hub's writes go
+// to the socket from the hub's goroutine, as the WebSocket transport's
+// do; what the kernel does not take at once waits in a backlog that a
+// drain goroutine writes, so pending bytes are the ones the client has
+// not taken. The GET request's goroutine only waits for the client to go. The frames of one session's
 // POST requests are handled one request at a time, in order, so a
 // session has one reader as over a WebSocket. Server methods are safe for
 // concurrent use.

@@ -106,42 +106,62 @@ func (s *Server) Stream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections from this address; retry later", http.StatusTooManyRequests)
 		return
 	}
-	rc := http.NewResponseController(w)
-	c := &conn{srv: s, id: newSessionID(), remote: r.RemoteAddr, rc: rc, wake: make(chan struct{}, 1), cut: make(chan struct{})}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		httpError(w, http.StatusHTTPVersionNotSupported, "bad_request", "the SSE stream needs HTTP/1.1")
+		return
+	}
+	// The stream's head, with the CORS headers allowed set, then the
+	// session event and a 2 KiB comment: some proxies and old browsers
+	// hold back a response's first bytes until they have that many. The
+	// body ends when the connection does.
+	c := &conn{srv: s, id: newSessionID(), remote: r.RemoteAddr}
+	var head []byte
+	head = append(head, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nX-Accel-Buffering: no\r\nConnection: close\r\n"...)
+	for k, vs := range w.Header() {
+		for _, v := range vs {
+			head = append(head, k+": "+v+"\r\n"...)
+		}
+	}
+	head = append(head, "\r\n"...)
+	head = appendEvent(head, "session", []byte(`{"session":"`+c.id+`"}`))
+	head = append(head, ':')
+	for range 2048 {
+		head = append(head, ' ')
+	}
+	head = append(head, '\n', '\n')
+	nc, rw, err := hj.Hijack()
+	if err != nil {
+		s.log.Debug("sse hijack failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	defer nc.Close()
 	// The session exists before the client can learn its id, so that its
-	// first POST finds it.
+	// first POST finds it; until the head is out, whatever the hub writes
+	// waits in the backlog (draining marks the socket as taken).
+	c.nc = nc
+	c.draining = true
 	c.sess = s.hub.NewSession(c)
 	s.mu.Lock()
 	s.conns[c.id] = c
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c.id)
-		s.mu.Unlock()
-		c.ended()
-	}()
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	w.WriteHeader(http.StatusOK)
-	// The session event, and a 2 KiB comment: some proxies and old
-	// browsers hold back a response's first bytes until they have that
-	// many.
-	first := appendEvent(nil, "session", []byte(`{"session":"`+c.id+`"}`))
-	first = append(first, ':')
-	first = append(first, make([]byte, 2048)...)
-	for i := len(first) - 2048; i < len(first); i++ {
-		first[i] = ' '
+	_ = nc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	_, err = rw.Write(head)
+	if err == nil {
+		err = rw.Flush()
 	}
-	first = append(first, '\n', '\n')
-	if _, err := w.Write(first); err != nil {
-		return
+	c.mu.Lock()
+	if err != nil {
+		c.closeLocked()
 	}
-	if err := rc.Flush(); err != nil {
-		return
-	}
-	c.run(w, r.Context().Done())
+	c.mu.Unlock()
+	go c.drain() // hands the socket over, writing what waits first
+	c.waitGone()
+	s.mu.Lock()
+	delete(s.conns, c.id)
+	s.mu.Unlock()
+	c.Abort()
+	c.sess.Closed()
 }
 
 // Send serves POST /sse/send: the client's frames for the session named
