@@ -38,17 +38,20 @@ func TestWaitReplicas(t *testing.T) {
 	tests := []struct {
 		name     string
 		replicas int // started for the case
-		wantErr  error
+		// wait is the WAIT timeout: short where it must run out, long
+		// where a busy machine's replica must have time to answer.
+		wait    time.Duration
+		wantErr error
 	}{
-		{"not enough replicas", 0, ErrNotReplicated},
-		{"one replica", 1, nil},
+		{"not enough replicas", 0, 200 * time.Millisecond, ErrNotReplicated},
+		{"one replica", 1, 10 * time.Second, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for range tt.replicas {
 				startReplica(t)
 			}
-			b, _ := startedBroker(t, Config{WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond})
+			b, _ := startedBroker(t, Config{WaitReplicas: 1, WaitTimeout: tt.wait})
 			ctx := context.Background()
 			for i, want := range []herald.PublishResult{{Seq: 1}, {Seq: 1, Duplicate: true}} {
 				res, err := b.Publish(ctx, "w.chan", &herald.Publication{ID: "x", Payload: []byte("1")})
