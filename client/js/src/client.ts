@@ -21,8 +21,10 @@ import { newId } from "./ids.js";
 import { type Ack, Outbox, type OutFrame, type Pending } from "./outbox.js";
 import { PublishStates } from "./publishstates.js";
 import { Requests } from "./requests.js";
+import { SSESocket, sseUrl } from "./sse.js";
 import { MemoryStorage, type Storage } from "./storage.js";
 import { type SubscribeOptions, Subscription } from "./subscription.js";
+import { type Transport, TransportPolicy } from "./transports.js";
 import type { ClientEvents, ConnectionState, HeraldClientOptions, HistoryOptions, PublishOptions } from "./types.js";
 
 export type { WebSocketConstructor, WebSocketLike } from "./connection.js";
@@ -30,6 +32,9 @@ export { browserEnvironment } from "./environment.js";
 export type { Environment, EnvironmentEvent, PauseReason } from "./environment.js";
 export { newId } from "./ids.js";
 export type { PublishState, PublishStateEvent } from "./publishstates.js";
+export { SSESocket, sseUrl } from "./sse.js";
+export type { EventSourceConstructor, EventSourceLike, FetchLike, SSESocketOptions } from "./sse.js";
+export type { Transport } from "./transports.js";
 export type { ClientEvents, ConnectionState, HeraldClientOptions, HistoryOptions, PublishOptions, StateEvent } from "./types.js";
 
 interface Waiter {
@@ -45,9 +50,15 @@ interface Waiter {
  * acked. It mirrors the Go SDK (client/heraldclient).
  */
 export class HeraldClient extends Emitter<ClientEvents> {
-  private readonly opts: Required<Omit<HeraldClientOptions, "fallbackUrls" | "WebSocket" | "random" | "environment">> & {
-    WebSocket: WebSocketConstructor;
+  private readonly opts: Required<
+    Omit<HeraldClientOptions, "fallbackUrls" | "WebSocket" | "random" | "environment" | "transports" | "sseUrl" | "SSE" | "EventSource">
+  > & {
+    WebSocket: WebSocketConstructor | undefined;
+    SSE: WebSocketConstructor;
+    sseUrl: string | undefined;
   };
+  private readonly transports: TransportPolicy;
+  private transportValue: Transport;
   private readonly endpoints: string[];
   private endpoint = 0;
   private readonly storage: Storage;
@@ -82,11 +93,22 @@ export class HeraldClient extends Emitter<ClientEvents> {
   constructor(options: HeraldClientOptions) {
     super();
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!WS) throw new Error("herald: no WebSocket: pass the WebSocket option");
+    // Without a WebSocket, SSE alone where it is allowed.
+    const allowed = (options.transports ?? ["websocket", "sse"]).filter((t) => t === "sse" || WS);
+    if (allowed.length === 0) throw new Error("herald: no WebSocket: pass the WebSocket option");
+    this.transports = new TransportPolicy(allowed);
+    this.transportValue = this.transports.next;
+    const ES = options.EventSource;
     this.opts = {
       url: options.url,
       token: options.token,
       WebSocket: WS,
+      SSE: options.SSE ?? (class extends SSESocket {
+        constructor(url: string) {
+          super(url, { EventSource: ES });
+        }
+      } as WebSocketConstructor),
+      sseUrl: options.sseUrl,
       backoffMin: options.backoffMin ?? 250,
       backoffMax: Math.max(options.backoffMax ?? 30000, options.backoffMin ?? 250),
       backoffReset: options.backoffReset ?? 5000,
@@ -111,6 +133,11 @@ export class HeraldClient extends Emitter<ClientEvents> {
   /** The connection state. */
   get state(): ConnectionState {
     return this.stateValue;
+  }
+
+  /** The transport of the connection, or of the next attempt while disconnected. */
+  get transport(): Transport {
+    return this.transportValue;
   }
 
   /** How many publishes wait for their ack. */
@@ -358,7 +385,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
   private setConnState(state: ConnectionState, error?: Error): void {
     if (this.stateValue === state && !error) return;
     this.stateValue = state;
-    this.emit("state", { state, error });
+    this.emit("state", { state, error, transport: this.transportValue });
   }
 
   private async attempt(): Promise<void> {
@@ -375,10 +402,14 @@ export class HeraldClient extends Emitter<ClientEvents> {
       return this.retry(e);
     }
     if (this.stopped || my !== this.attemptNo) return;
+    const transport = this.transports.pick();
+    this.transportValue = transport;
+    const url = this.endpoints[this.endpoint];
     let ws: WebSocketLike;
     try {
-      ws = new this.opts.WebSocket(this.endpoints[this.endpoint]);
+      ws = transport === "sse" ? new this.opts.SSE(this.opts.sseUrl ?? sseUrl(url)) : new this.opts.WebSocket!(url);
     } catch (err) {
+      this.transports.ended(transport, false, 0, 1006);
       return this.retry(err as Error);
     }
     const cn: Connection = new Connection(ws, this.nextId("a"), token, this.opts.connectTimeout, {
@@ -386,6 +417,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
       closed: (code, reason) => this.ended(cn, code, reason),
       timedOut: () => this.drop(cn, new Error("herald: no auth_ok in time")),
     });
+    cn.transport = transport;
     this.conn = cn;
   }
 
@@ -410,6 +442,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
       done(); // the server dropped the subscriptions with the connection
     }
     if (this.stopped || this.paused) return; // a pause is our own close: not for good
+    this.transports.ended(cn.transport, cn.authed, cn.authed ? Date.now() - cn.startedAt : 0, code);
     const err = new CloseError(code, reason);
     // PROTOCOL.md §10: no automatic reconnect after 1000, 1008 or 4003.
     if (code === 1000 || code === 1008 || code === 4003) return this.stop(err, true);
@@ -424,6 +457,7 @@ export class HeraldClient extends Emitter<ClientEvents> {
   private retry(err: Error): void {
     if (this.stopped || this.paused) return;
     this.endpoint = (this.endpoint + 1) % this.endpoints.length;
+    this.transportValue = this.transports.next;
     this.setConnState("disconnected", err);
     const d = code1001(err) ? this.random() * 100 : this.backoff.next();
     this.reconnectTimer = setTimeout(() => void this.attempt(), d);

@@ -1,4 +1,5 @@
 import type { ClientFrame, ServerFrame } from "./frames.js";
+import type { Transport } from "./transports.js";
 
 /** The part of the WebSocket API the client uses (browsers, React Native, the `ws` package). */
 export interface WebSocketLike {
@@ -25,7 +26,8 @@ export interface ConnectionHooks {
 }
 
 /**
- * Connection is one WebSocket of the client: it sends the auth frame once
+ * Connection is one WebSocket of the client (or an SSESocket, which looks
+ * like one): it sends the auth frame once
  * open, parses the frames that arrive, batches the frames it sends, and
  * keeps the timers (connect timeout, heartbeat) that end with it.
  */
@@ -40,6 +42,8 @@ export class Connection {
   startedAt = 0;
   /** Whether it ended: nothing more is sent or reported. */
   done = false;
+  /** Which transport ws is: a WebSocket or an SSESocket. */
+  transport: Transport = "websocket";
   private lastRecv = Date.now();
   private pingTimer?: ReturnType<typeof setInterval>;
   private pongTimer?: ReturnType<typeof setTimeout>;

@@ -1,7 +1,7 @@
 // Herald's TypeScript client: see HeraldClient.
 export * from "./frames.js";
 export { Backoff } from "./backoff.js";
-export { browserEnvironment, HeraldClient, newId } from "./client.js";
+export { browserEnvironment, HeraldClient, newId, SSESocket, sseUrl } from "./client.js";
 export type {
   ClientEvents,
   ConnectionState,
@@ -14,6 +14,11 @@ export type {
   PublishState,
   PublishStateEvent,
   StateEvent,
+  EventSourceConstructor,
+  EventSourceLike,
+  FetchLike,
+  SSESocketOptions,
+  Transport,
   WebSocketConstructor,
   WebSocketLike,
 } from "./client.js";
@@ -43,3 +48,4 @@ export { MessageList } from "./messages.js";
 export type { HistorySource, ListMessage, MessageListChange, MessageListEvents } from "./messages.js";
 export { Presence } from "./presence.js";
 export type { PresenceView } from "./presence.js";
+export { SSEParser } from "./sseparser.js";

@@ -3,7 +3,9 @@ import type { Environment } from "./environment.js";
 import type { HeraldError } from "./errors.js";
 import type { Ack, OutFrame } from "./outbox.js";
 import type { PublishStateEvent } from "./publishstates.js";
+import type { EventSourceConstructor } from "./sse.js";
 import type { Storage } from "./storage.js";
+import type { Transport } from "./transports.js";
 
 /** Options of a HeraldClient. */
 export interface HeraldClientOptions {
@@ -15,6 +17,25 @@ export interface HeraldClientOptions {
   token: () => Promise<string>;
   /** The WebSocket constructor; the global WebSocket by default. */
   WebSocket?: WebSocketConstructor;
+  /**
+   * The transports the client may use, in order of preference (default
+   * ["websocket", "sse"]). With both, a WebSocket attempt that fails before
+   * auth_ok without a close from the server switches the following attempts
+   * to SSE; WebSocket is tried again every 5th attempt and after an SSE
+   * connection of a minute or more ends. Without a WebSocket constructor,
+   * SSE alone.
+   */
+  transports?: Transport[];
+  /** The server's SSE endpoint; by default derived from the endpoint in use: `wss://host/ws` → `https://host/sse`. */
+  sseUrl?: string;
+  /**
+   * Reads the SSE stream with this EventSource instead of a streaming
+   * fetch. React Native has neither: pass an EventSource implementation
+   * there, or it uses WebSocket only.
+   */
+  EventSource?: EventSourceConstructor;
+  /** The SSE transport's constructor, given the SSE URL; SSESocket by default. For tests, or to wrap it. */
+  SSE?: WebSocketConstructor;
   /** Reconnect backoff's first ceiling, in ms (default 250). */
   backoffMin?: number;
   /** Reconnect backoff's largest ceiling, in ms (default 30000). */
@@ -52,6 +73,8 @@ export type ConnectionState = "disconnected" | "connecting" | "connected" | "clo
 export interface StateEvent {
   state: ConnectionState;
   error?: Error;
+  /** The transport of the connection, or of the next attempt while disconnected. */
+  transport: Transport;
 }
 
 /** The events of a HeraldClient. */

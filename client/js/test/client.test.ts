@@ -8,56 +8,9 @@ import {
   type HeraldClientOptions,
   type PublishStateEvent,
   type WebSocketConstructor,
-  type WebSocketLike,
 } from "../src/client.js";
-import type { ClientFrame, MessageFrame, ServerFrame } from "../src/frames.js";
-
-class FakeSocket implements WebSocketLike {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  sent: ClientFrame[] = [];
-  closedWith: number | undefined;
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-    setTimeout(() => {
-      this.readyState = 1;
-      this.onopen?.({});
-    });
-  }
-
-  send(data: string): void {
-    const v = JSON.parse(data) as ClientFrame | ClientFrame[];
-    this.sent.push(...(Array.isArray(v) ? v : [v]));
-  }
-
-  close(code = 1000): void {
-    this.closedWith = code;
-  }
-
-  /** deliver sends server frames to the client. */
-  deliver(...frames: ServerFrame[]): void {
-    this.onmessage?.({ data: JSON.stringify(frames.length === 1 ? frames[0] : frames) });
-  }
-
-  /** serverClose closes the socket from the server's side. */
-  serverClose(code: number): void {
-    this.readyState = 3;
-    this.onclose?.({ code, reason: "" });
-  }
-
-  last<T extends ClientFrame["type"]>(type: T): Extract<ClientFrame, { type: T }> {
-    const f = [...this.sent].reverse().find((x) => x.type === type);
-    if (!f) throw new Error(`no ${type} sent`);
-    return f as Extract<ClientFrame, { type: T }>;
-  }
-}
-
-const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+import type { MessageFrame } from "../src/frames.js";
+import { FakeSocket, tick } from "./fakesocket.js";
 
 async function setup(tokens: string[] = ["t1", "t2", "t3", "t4"], extra: Partial<HeraldClientOptions> = {}) {
   FakeSocket.all = [];
@@ -67,6 +20,7 @@ async function setup(tokens: string[] = ["t1", "t2", "t3", "t4"], extra: Partial
     fallbackUrls: ["ws://other/ws"],
     token: async () => tokens[n++] ?? "tN",
     WebSocket: FakeSocket as unknown as WebSocketConstructor,
+    SSE: FakeSocket as unknown as WebSocketConstructor, // a fallback stays in memory too
     backoffMin: 1,
     backoffMax: 4,
     ...extra,
