@@ -21,7 +21,7 @@ import { newId } from "./ids.js";
 import { type Ack, Outbox, type OutFrame, type Pending } from "./outbox.js";
 import { PublishStates } from "./publishstates.js";
 import { Requests } from "./requests.js";
-import { SSESocket, sseUrl } from "./sse.js";
+import { SSESocket, sseAvailable, sseUrl } from "./sse.js";
 import { MemoryStorage, type Storage } from "./storage.js";
 import { type SubscribeOptions, Subscription } from "./subscription.js";
 import { type Transport, TransportPolicy } from "./transports.js";
@@ -32,7 +32,7 @@ export { browserEnvironment } from "./environment.js";
 export type { Environment, EnvironmentEvent, PauseReason } from "./environment.js";
 export { newId } from "./ids.js";
 export type { PublishState, PublishStateEvent } from "./publishstates.js";
-export { SSESocket, sseUrl } from "./sse.js";
+export { SSESocket, sseAvailable, sseUrl } from "./sse.js";
 export type { EventSourceConstructor, EventSourceLike, FetchLike, SSESocketOptions } from "./sse.js";
 export type { Transport } from "./transports.js";
 export type { ClientEvents, ConnectionState, HeraldClientOptions, HistoryOptions, PublishOptions, StateEvent } from "./types.js";
@@ -93,8 +93,11 @@ export class HeraldClient extends Emitter<ClientEvents> {
   constructor(options: HeraldClientOptions) {
     super();
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    // Without a WebSocket, SSE alone where it is allowed.
-    const allowed = (options.transports ?? ["websocket", "sse"]).filter((t) => t === "sse" || WS);
+    // Each allowed transport that can work here: without a WebSocket, SSE
+    // alone; without a streaming fetch or an EventSource (React Native),
+    // WebSocket alone.
+    const sse = options.SSE !== undefined || options.EventSource !== undefined || sseAvailable();
+    const allowed = (options.transports ?? ["websocket", "sse"]).filter((t) => (t === "sse" ? sse : WS));
     if (allowed.length === 0) throw new Error("herald: no WebSocket: pass the WebSocket option");
     this.transports = new TransportPolicy(allowed);
     this.transportValue = this.transports.next;

@@ -27,9 +27,9 @@ export interface ConnectionHooks {
 
 /**
  * Connection is one WebSocket of the client (or an SSESocket, which looks
- * like one): it sends the auth frame once
- * open, parses the frames that arrive, batches the frames it sends, and
- * keeps the timers (connect timeout, heartbeat) that end with it.
+ * like one): it sends the auth frame once open, parses the frames that
+ * arrive, batches the frames it sends, and keeps the timers (connect
+ * timeout, heartbeat) that end with it.
  */
 export class Connection {
   /** The connection's generation, set once authenticated. */

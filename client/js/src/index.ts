@@ -1,7 +1,7 @@
 // Herald's TypeScript client: see HeraldClient.
 export * from "./frames.js";
 export { Backoff } from "./backoff.js";
-export { browserEnvironment, HeraldClient, newId, SSESocket, sseUrl } from "./client.js";
+export { browserEnvironment, HeraldClient, newId, SSESocket, sseAvailable, sseUrl } from "./client.js";
 export type {
   ClientEvents,
   ConnectionState,

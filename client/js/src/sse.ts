@@ -252,6 +252,16 @@ export class SSESocket implements WebSocketLike {
   }
 }
 
+/**
+ * sseAvailable reports whether SSESocket can work here without an
+ * EventSource passed in: fetch, and a fetch that streams (ReadableStream)
+ * or a global EventSource. React Native has neither of the latter.
+ */
+export function sseAvailable(): boolean {
+  const g = globalThis as unknown as Globals;
+  return g.fetch !== undefined && (g.ReadableStream !== undefined || g.EventSource !== undefined);
+}
+
 /** sseUrl derives the SSE endpoint from a WebSocket URL: ws(s)://host/p/ws → http(s)://host/p/sse; any other path → /sse. */
 export function sseUrl(wsUrl: string): string {
   const m = /^(ws|http)(s?):\/\/([^/?#]+)([^?#]*)/i.exec(wsUrl);

@@ -23,7 +23,8 @@ export interface HeraldClientOptions {
    * auth_ok without a close from the server switches the following attempts
    * to SSE; WebSocket is tried again every 5th attempt and after an SSE
    * connection of a minute or more ends. Without a WebSocket constructor,
-   * SSE alone.
+   * SSE alone; without a fetch that streams or an EventSource (React
+   * Native), WebSocket alone.
    */
   transports?: Transport[];
   /** The server's SSE endpoint; by default derived from the endpoint in use: `wss://host/ws` → `https://host/sse`. */

@@ -188,6 +188,22 @@ describe("HeraldClient transport fallback", () => {
     c.close();
   });
 
+  it("stays on WebSocket where fetch cannot stream and no EventSource is given (React Native)", async () => {
+    vi.stubGlobal("ReadableStream", undefined);
+    vi.stubGlobal("EventSource", undefined);
+    try {
+      const { connected } = start({ SSE: undefined });
+      await tick(0);
+      FakeSocket.all[0].serverClose(1006);
+      await tick();
+      expect(FakeSocket.all.map((s) => s.url)).toEqual(["wss://server/app/ws", "wss://server/app/ws"]);
+      authOK();
+      await connected;
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
   it("never falls back with transports websocket only", async () => {
     const { c, connected } = start({ transports: ["websocket"] });
     await tick(0);

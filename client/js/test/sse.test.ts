@@ -90,6 +90,12 @@ class FakeServer {
     this.wake?.();
   }
 
+  /** writeBytes sends raw bytes down the stream. */
+  writeBytes(b: Uint8Array): void {
+    this.chunks.push(b);
+    this.wake?.();
+  }
+
   /** end ends the stream. */
   end(): void {
     this.chunks.push(null);
@@ -122,6 +128,17 @@ describe("SSESocket", () => {
     srv.write('data: {"type":"pong"}\n\ndata: [{"type":"a"},\ndata: {"type":"b"}]\n\n');
     await tick();
     expect(got).toEqual(['{"type":"pong"}', '[{"type":"a"},\n{"type":"b"}]']);
+  });
+
+  it("decodes UTF-8 split between chunks", async () => {
+    const { srv, got } = await open();
+    const bytes = new TextEncoder().encode('data: "h\u00e9\u{1F44D}"\n\n');
+    const cut = bytes.indexOf(0xc3) + 1; // inside é
+    srv.writeBytes(bytes.slice(0, cut));
+    srv.writeBytes(bytes.slice(cut, cut + 3)); // the rest of é, and inside 👍
+    srv.writeBytes(bytes.slice(cut + 3));
+    await tick();
+    expect(got).toEqual(['"h\u00e9\u{1F44D}"']);
   });
 
   it("posts one request at a time, batching what queued meanwhile as NDJSON", async () => {
