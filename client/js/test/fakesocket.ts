@@ -52,3 +52,18 @@ export class FakeSocket implements WebSocketLike {
 
 /** tick waits ms milliseconds (5 by default). */
 export const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+
+/** until waits for cond, polling every few ms, failing after ms. */
+export async function until(cond: () => boolean, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await tick(2);
+  }
+}
+
+/** authSent is whether the newest socket has sent its auth frame. */
+export function authSent(): boolean {
+  const ws = FakeSocket.all[FakeSocket.all.length - 1];
+  return ws !== undefined && ws.sent.some((f) => f.type === "auth");
+}

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { HeraldClient, type HeraldClientOptions, type StateEvent, type WebSocketConstructor } from "../src/client.js";
 import { longLivedSSE, type Transport, TransportPolicy, websocketRetryEvery } from "../src/transports.js";
-import { FakeSocket, tick } from "./fakesocket.js";
+import { authSent, FakeSocket, tick, until } from "./fakesocket.js";
 
 /** An attempt's outcome fed to the policy: authenticated?, how long (ms), close code. */
 type Outcome = [authed: boolean, lived: number, code: number];
@@ -106,6 +106,13 @@ function start(extra: Partial<HeraldClientOptions> = {}) {
   return { c, states, connected };
 }
 
+/** closeAndWait closes ws from the server's side and waits for the next socket's auth. */
+async function closeAndWait(ws: FakeSocket, code: number): Promise<void> {
+  const n = FakeSocket.all.length;
+  ws.serverClose(code);
+  await until(() => FakeSocket.all.length === n + 1 && authSent());
+}
+
 /** authOK answers the auth of the newest socket. */
 function authOK(): FakeSocket {
   const ws = FakeSocket.all[FakeSocket.all.length - 1];
@@ -119,7 +126,7 @@ describe("HeraldClient transport fallback", () => {
     expect(c.transport).toBe("websocket");
     await tick(0);
     FakeSocket.all[0].serverClose(1006); // refused upgrade: no open, no close frame
-    await tick();
+    await until(() => FakeSocket.all.length === 2 && authSent());
     expect(FakeSocket.all.map((s) => s.url)).toEqual(["wss://server/app/ws", "https://server/app/sse"]);
     authOK();
     await connected;
@@ -146,7 +153,7 @@ describe("HeraldClient transport fallback", () => {
     const { c, connected } = start();
     await tick();
     FakeSocket.all[0].serverClose(1012);
-    await tick();
+    await until(() => FakeSocket.all.length === 2 && authSent());
     expect(FakeSocket.all[1].url).toBe("wss://server/app/ws");
     authOK();
     await connected;
@@ -157,17 +164,14 @@ describe("HeraldClient transport fallback", () => {
   it(`tries WebSocket again on the ${websocketRetryEvery + 1}th attempt over SSE`, async () => {
     const { c, connected } = start();
     await tick(0);
-    FakeSocket.all[0].serverClose(1006);
-    await tick();
+    await closeAndWait(FakeSocket.all[0], 1006);
     authOK();
     await connected;
     for (let i = 1; i < websocketRetryEvery; i++) {
-      FakeSocket.all[FakeSocket.all.length - 1].serverClose(1006);
-      await tick();
+      await closeAndWait(FakeSocket.all[FakeSocket.all.length - 1], 1006);
       authOK();
     }
-    FakeSocket.all[FakeSocket.all.length - 1].serverClose(1006);
-    await tick();
+    await closeAndWait(FakeSocket.all[FakeSocket.all.length - 1], 1006);
     const urls = FakeSocket.all.map((s) => s.url);
     expect(urls.filter((u) => u.endsWith("/sse"))).toHaveLength(websocketRetryEvery);
     expect(urls.at(-1)).toBe("wss://server/app/ws");
@@ -194,8 +198,7 @@ describe("HeraldClient transport fallback", () => {
     try {
       const { connected } = start({ SSE: undefined });
       await tick(0);
-      FakeSocket.all[0].serverClose(1006);
-      await tick();
+      await closeAndWait(FakeSocket.all[0], 1006);
       expect(FakeSocket.all.map((s) => s.url)).toEqual(["wss://server/app/ws", "wss://server/app/ws"]);
       authOK();
       await connected;
@@ -207,8 +210,7 @@ describe("HeraldClient transport fallback", () => {
   it("never falls back with transports websocket only", async () => {
     const { c, connected } = start({ transports: ["websocket"] });
     await tick(0);
-    FakeSocket.all[0].serverClose(1006);
-    await tick();
+    await closeAndWait(FakeSocket.all[0], 1006);
     expect(FakeSocket.all.map((s) => s.url)).toEqual(["wss://server/app/ws", "wss://server/app/ws"]);
     authOK();
     await connected;
