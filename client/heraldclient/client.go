@@ -24,6 +24,10 @@ type Client struct {
 	// one to dial next, used by the run loop only.
 	endpoints []string
 	endpoint  int
+	// sseEndpoints are the SSE stream URLs of endpoints, index for index.
+	sseEndpoints []string
+	// picker chooses each attempt's transport; used by the run loop only.
+	picker transportPicker
 	// ownTransport is the transport of the HTTP client New made, closed by
 	// Close; nil when the caller supplied Config.HTTPClient.
 	ownTransport *http.Transport
@@ -64,6 +68,8 @@ type Client struct {
 	conn    *conn
 	connGen uint64
 	connID  string
+	// transport is the transport of conn, or of the last connection.
+	transport Transport
 	// subs holds every subscription that has not ended, by channel.
 	subs map[string]*Subscription
 	// out holds every publish that waits for its ack.
@@ -99,6 +105,16 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.out.init()
 	c.endpoints = append([]string{cfg.URL}, cfg.FallbackURLs...)
+	for i, e := range c.endpoints {
+		s := cfg.SSEURL
+		if i > 0 || s == "" {
+			if s, err = sseEndpoint(e); err != nil {
+				return nil, fmt.Errorf("heraldclient: the SSE URL of %q: %w", e, err)
+			}
+		}
+		c.sseEndpoints = append(c.sseEndpoints, s)
+	}
+	c.picker.list = cfg.Transports
 	c.httpClient = cfg.HTTPClient
 	if c.httpClient == nil {
 		// An own transport, so that Close can close its idle connections
@@ -190,6 +206,14 @@ func (c *Client) ConnectionID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.connID
+}
+
+// Transport returns the transport of the current connection, or of the
+// last one while disconnected; zero before the first connection.
+func (c *Client) Transport() Transport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transport
 }
 
 // Done returns a channel that is closed when the client has stopped for

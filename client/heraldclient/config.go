@@ -23,6 +23,22 @@ type Config struct {
 	// node that died or drains does not hold its clients back. Behind a
 	// load balancer, leave it empty.
 	FallbackURLs []string
+	// Transports are the transports to connect with, in order of
+	// preference. Nil means TransportWebSocket, then TransportSSE. The
+	// client sticks to the transport that last connected; an attempt
+	// that fails before the server's auth_ok (the upgrade is refused, a
+	// proxy eats the socket) makes the next attempt use the next
+	// transport, at the same endpoint; once all failed in turn, the
+	// client moves on to the next endpoint. Off the first transport, it
+	// tries the first one again on every 5th attempt. Client.Transport
+	// says which one is in use.
+	Transports []Transport
+	// SSEURL is the SSE stream endpoint of URL, for example
+	// "https://chat.example.com/sse". Empty means derived from URL: ws
+	// becomes http, wss https, and the last path element becomes "sse"
+	// (/ws becomes /sse). FallbackURLs always derive theirs. Client frames
+	// go to SSEURL + "/send".
+	SSEURL string
 	// Token returns the token (a JWT) to authenticate with. It is called
 	// before every connection attempt, so a reconnect after close 4001
 	// (token expired or rejected) always uses a fresh token, and when the
@@ -77,11 +93,13 @@ type Config struct {
 	// Zero means 16 MiB.
 	ReadLimit int64
 
-	// HTTPClient performs the WebSocket handshake. Nil means a client of
-	// the package's own, whose idle connections are closed by Close.
+	// HTTPClient performs the WebSocket handshake and the SSE transport's
+	// requests. It must not have a Timeout, which would cut the event
+	// stream. Nil means a client of the package's own, whose idle
+	// connections are closed by Close.
 	HTTPClient *http.Client
-	// Header is sent with the handshake request, for example for a load
-	// balancer's routing.
+	// Header is sent with the handshake request and every SSE request,
+	// for example for a load balancer's routing.
 	Header http.Header
 }
 
@@ -101,6 +119,26 @@ func (cfg Config) withDefaults() (Config, error) {
 			return cfg, fmt.Errorf("heraldclient: %q is not a ws:// or wss:// URL", raw)
 		}
 	}
+	if cfg.SSEURL != "" {
+		u, err := url.Parse(cfg.SSEURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return cfg, fmt.Errorf("heraldclient: Config.SSEURL %q is not an http:// or https:// URL", cfg.SSEURL)
+		}
+	}
+	if cfg.Transports == nil {
+		cfg.Transports = []Transport{TransportWebSocket, TransportSSE}
+	}
+	if len(cfg.Transports) == 0 {
+		return cfg, errors.New("heraldclient: Config.Transports is empty")
+	}
+	seen := map[Transport]bool{}
+	for _, t := range cfg.Transports {
+		if t != TransportWebSocket && t != TransportSSE || seen[t] {
+			return cfg, fmt.Errorf("heraldclient: Config.Transports: %v is unknown or listed twice", t)
+		}
+		seen[t] = true
+	}
+	cfg.Transports = append([]Transport(nil), cfg.Transports...)
 	if cfg.Token == nil {
 		return cfg, errors.New("heraldclient: Config.Token is required")
 	}

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/heraldrt/herald/protocol"
 )
 
@@ -18,17 +16,21 @@ import (
 // answer it in time is cut.
 const closeTimeout = 2 * time.Second
 
-// conn is one WebSocket connection. It runs exactly two goroutines: the
-// reader, which decodes server frames and hands them to the Client, and the
-// writer, which sends what others queue and the heartbeat pings. Nobody
-// else touches the socket, except the run loop for the final close.
+// conn is one connection to the server, over the link of its transport
+// (a WebSocket or an SSE stream with its POSTs). It runs exactly two
+// goroutines: the reader, which decodes server frames and hands them to
+// the Client, and the writer, which sends what others queue and the
+// heartbeat pings. Nobody else touches the link, except the run loop for
+// the final close.
 type conn struct {
-	c  *Client
-	ws *websocket.Conn
+	c         *Client
+	link      link
+	transport Transport
 	// ctx ends when the connection is done for; cancelling it aborts the
-	// socket (coder/websocket closes a connection whose read or write
-	// context ends). It does not derive from the client's context, so that
-	// Close can shut the connection down with a proper close handshake.
+	// link (coder/websocket closes a connection whose read or write
+	// context ends; the SSE stream is a request with this context). It
+	// does not derive from the client's context, so that Close can shut
+	// the connection down with a proper close handshake.
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -73,9 +75,9 @@ func newConn(c *Client) *conn {
 	return cn
 }
 
-// start runs the reader and the writer on ws.
-func (cn *conn) start(ws *websocket.Conn) {
-	cn.ws = ws
+// start runs the reader and the writer on l.
+func (cn *conn) start(l link) {
+	cn.link = l
 	go cn.readLoop()
 	go cn.writeLoop()
 }
@@ -88,6 +90,11 @@ func (cn *conn) send(frame []byte) {
 	cn.mu.Lock()
 	cn.queue = append(cn.queue, frame)
 	cn.mu.Unlock()
+	cn.wakeWriter()
+}
+
+// wakeWriter makes the writer look at its queue and its link's dues.
+func (cn *conn) wakeWriter() {
 	select {
 	case cn.wake <- struct{}{}:
 	default:
@@ -114,19 +121,19 @@ func (cn *conn) err() error {
 // shutdown aborts the connection and waits for its goroutines.
 func (cn *conn) shutdown() {
 	cn.cancel()
-	if cn.ws != nil {
+	if cn.link != nil {
 		<-cn.readerDone
 		<-cn.writerDone
-		_ = cn.ws.CloseNow()
+		cn.link.abort()
 	}
 }
 
-// closeGracefully closes with 1000 and a close handshake, bounded by
-// closeTimeout, then shuts down.
+// closeGracefully closes with 1000 and a close handshake where the
+// transport has one, bounded by closeTimeout, then shuts down.
 func (cn *conn) closeGracefully() {
 	cn.fail(ErrClosed)
 	t := time.AfterFunc(closeTimeout, cn.cancel)
-	_ = cn.ws.Close(websocket.StatusNormalClosure, "client closed")
+	cn.link.close()
 	t.Stop()
 	cn.shutdown()
 }
@@ -135,16 +142,12 @@ func (cn *conn) readLoop() {
 	defer close(cn.readerDone)
 	defer cn.cancel() // stops the writer
 	for {
-		typ, data, err := cn.ws.Read(cn.ctx)
+		data, err := cn.link.read(cn.ctx)
 		if err != nil {
-			cn.fail(readError(err))
+			cn.fail(err)
 			return
 		}
 		cn.touch()
-		if typ != websocket.MessageText {
-			cn.c.log.Warn("heraldclient: ignoring a binary message from the server")
-			continue
-		}
 		frames, err := decodeServer(data)
 		if err != nil {
 			cn.c.log.Warn("heraldclient: ignoring an undecodable server message", "err", err)
@@ -154,15 +157,6 @@ func (cn *conn) readLoop() {
 			cn.c.handle(cn, &frames[i])
 		}
 	}
-}
-
-// readError turns a read error into the connection's end cause.
-func readError(err error) error {
-	var ce websocket.CloseError
-	if errors.As(err, &ce) {
-		return &CloseError{Code: int(ce.Code), Reason: ce.Reason}
-	}
-	return fmt.Errorf("heraldclient: connection lost: %w", err)
 }
 
 // decodeServer decodes one server message: a frame or a batch of frames.
@@ -190,7 +184,6 @@ func (cn *conn) writeLoop() {
 	defer pong.Stop()
 	var pongArmed bool
 	var pingSent int64
-	var buf []byte
 	for {
 		select {
 		case <-cn.ctx.Done():
@@ -214,8 +207,18 @@ func (cn *conn) writeLoop() {
 			}
 			continue
 		}
-		var err error
-		if buf, err = cn.flush(buf); err != nil {
+		if err := cn.flush(); err != nil {
+			if errors.Is(err, errSessionGone) {
+				// The stream says why the session ended (its close
+				// event, or 1006); that cause must win, since some
+				// codes stop the client.
+				t := time.NewTimer(closeTimeout)
+				select {
+				case <-cn.readerDone:
+				case <-t.C:
+				}
+				t.Stop()
+			}
 			cn.fail(fmt.Errorf("heraldclient: write: %w", err))
 			cn.cancel()
 			return
@@ -225,41 +228,13 @@ func (cn *conn) writeLoop() {
 
 var pingFrame = []byte(`{"type":"ping"}`)
 
-// flush writes everything queued. Frames are joined into JSON-array
-// batches of at most protocol.MaxBatch frames and MaxFrameSize bytes, so a
-// burst (the resubscribes and outbox after a reconnect, a publisher's
-// backlog) costs few WebSocket messages. buf is reused between calls.
-func (cn *conn) flush(buf []byte) ([]byte, error) {
+// flush hands everything queued to the link, which batches it; it is
+// called with an empty queue too, when the link has something of its own
+// to send.
+func (cn *conn) flush() error {
 	cn.mu.Lock()
 	q := cn.queue
 	cn.queue = nil
 	cn.mu.Unlock()
-	max := cn.c.cfg.MaxFrameSize
-	for len(q) > 0 {
-		n, size := 1, len(q[0])+2
-		for n < len(q) && n < protocol.MaxBatch && size+len(q[n])+1 <= max {
-			size += len(q[n]) + 1
-			n++
-		}
-		msg := q[0]
-		if n > 1 {
-			buf = append(buf[:0], '[')
-			for i, f := range q[:n] {
-				if i > 0 {
-					buf = append(buf, ',')
-				}
-				buf = append(buf, f...)
-			}
-			msg = append(buf, ']')
-			buf = msg
-		}
-		ctx, cancel := context.WithTimeout(cn.ctx, cn.c.cfg.WriteTimeout)
-		err := cn.ws.Write(ctx, websocket.MessageText, msg)
-		cancel()
-		if err != nil {
-			return buf, err
-		}
-		q = q[n:]
-	}
-	return buf, nil
+	return cn.link.write(cn.ctx, q)
 }

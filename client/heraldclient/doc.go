@@ -1,5 +1,5 @@
-// Package heraldclient is the Go SDK for Herald's WebSocket protocol
-// (docs/PROTOCOL.md). App backends, tests and the load generator use it to
+// Package heraldclient is the Go SDK for Herald's protocol
+// (docs/PROTOCOL.md), over WebSocket or its HTTP fallback (SSE and POST). App backends, tests and the load generator use it to
 // subscribe and publish without writing the reconnect logic themselves: a
 // Client keeps a connection up across network failures and keeps Herald's
 // promises on its side of the wire. It imports only the standard library,
@@ -49,7 +49,22 @@
 //   - Heartbeat. The client sends a ping frame every Config.PingInterval and
 //     drops the connection (and reconnects) when nothing at all arrived
 //     within Config.PongTimeout after one. It also answers the server's
-//     WebSocket pings, since its reader is always reading.
+//     WebSocket pings, since its reader is always reading, and over SSE
+//     the server's ping events, with an empty POST.
+//
+// # Transports
+//
+// Where WebSocket is blocked (proxies that strip the upgrade), the client
+// speaks the same protocol over PROTOCOL.md §19: the server's frames come
+// down a Server-Sent Events stream (GET /sse) and the client's go up in
+// POST /sse/send requests, one in flight at a time, carrying what queued
+// meanwhile as newline-delimited batches. Everything above holds on both.
+// Config.Transports lists the transports in order of preference
+// (WebSocket, then SSE, by default); an attempt that fails before auth_ok
+// makes the next attempt use the next transport, the client sticks to the
+// one that connected, and off the first one it tries the first again on
+// every 5th attempt. Client.Transport tells which one is in use. Over SSE
+// a stream that ends without a close event counts as 1006.
 //
 // # Close codes
 //
@@ -136,7 +151,8 @@
 // exactly one reader goroutine (decodes frames and routes them, never
 // blocking on the app) and one writer goroutine (the only writer to the
 // socket; it coalesces queued frames into batches and sends the heartbeat
-// pings). Close waits for all of them, so a closed Client leaves no
+// pings; over SSE it makes the POST requests, one at a time, and the
+// reader reads the event stream). Close waits for all of them, so a closed Client leaves no
 // goroutine behind. Callbacks (Config.OnStateChange, Config.Token) are
 // called from the run loop, one at a time.
 //

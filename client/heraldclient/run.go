@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/heraldrt/herald/protocol"
 )
 
@@ -26,7 +24,20 @@ func (c *Client) run(connectCtx context.Context, first chan<- error, runDone cha
 	bo := newBackoff(c.cfg.BackoffMin, c.cfg.BackoffMax)
 	var lastErr error
 	for {
-		cn, err := c.attempt(connectCtx, first != nil)
+		ti := c.picker.next()
+		cn, err := c.attempt(connectCtx, first != nil, c.picker.list[ti])
+		// moveOn: try the next endpoint. A connection that was up and
+		// ended moves on, as does an attempt that failed on every
+		// transport in turn; one that failed on one transport tries the
+		// next transport at the same endpoint.
+		moveOn := true
+		var fatal *fatalError
+		switch {
+		case err == nil:
+			c.picker.connected(ti)
+		case !errors.As(err, &fatal):
+			moveOn = c.picker.failed(ti)
+		}
 		if err == nil {
 			start := time.Now()
 			err = c.serve(cn, first)
@@ -43,7 +54,6 @@ func (c *Client) run(connectCtx context.Context, first chan<- error, runDone cha
 			return
 		}
 		if first != nil {
-			var fatal *fatalError
 			switch {
 			case errors.As(err, &fatal):
 				c.giveUp(first, err)
@@ -61,7 +71,9 @@ func (c *Client) run(connectCtx context.Context, first chan<- error, runDone cha
 			return
 		}
 		lastErr = err
-		c.endpoint = (c.endpoint + 1) % len(c.endpoints)
+		if moveOn {
+			c.endpoint = (c.endpoint + 1) % len(c.endpoints)
+		}
 		c.setState(StateDisconnected, err)
 		d := bo.next()
 		c.log.Info("heraldclient: disconnected; reconnecting", "err", err, "in", d)
@@ -130,9 +142,10 @@ func mustStop(err error) bool {
 	return false
 }
 
-// attempt makes one connection attempt: token, WebSocket handshake, auth.
-// While connecting (inside Connect) it also ends with connectCtx.
-func (c *Client) attempt(connectCtx context.Context, connecting bool) (*conn, error) {
+// attempt makes one connection attempt over transport tr: token, the
+// transport's handshake, auth. While connecting (inside Connect) it also
+// ends with connectCtx.
+func (c *Client) attempt(connectCtx context.Context, connecting bool, tr Transport) (*conn, error) {
 	c.setState(StateConnecting, nil)
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
 	defer cancel()
@@ -144,21 +157,22 @@ func (c *Client) attempt(connectCtx context.Context, connecting bool) (*conn, er
 		return nil, &fatalError{fmt.Errorf("heraldclient: token provider: %w", err)}
 	}
 	cn := newConn(c)
-	endpoint := c.endpoints[c.endpoint]
-	ws, _, err := websocket.Dial(ctx, endpoint, &websocket.DialOptions{
-		HTTPClient: c.httpClient,
-		HTTPHeader: c.cfg.Header,
-		// A server's WebSocket ping is a sign of life too.
-		OnPingReceived: func(context.Context, []byte) bool { cn.touch(); return true },
-	})
-	if err != nil {
-		return nil, fmt.Errorf("heraldclient: dial %s: %w", endpoint, err)
+	cn.transport = tr
+	var l link
+	switch tr {
+	case TransportSSE:
+		l, err = dialSSE(ctx, cn.ctx, c, c.sseEndpoints[c.endpoint], cn.wakeWriter, cn.touch)
+	default:
+		l, err = dialWS(ctx, c, c.endpoints[c.endpoint], cn.touch)
 	}
-	ws.SetReadLimit(c.cfg.ReadLimit)
+	if err != nil {
+		cn.cancel()
+		return nil, err
+	}
 	c.mu.Lock()
 	cn.authID = c.reqID("a")
 	c.mu.Unlock()
-	cn.start(ws)
+	cn.start(l)
 	cn.send(encode(&protocol.Frame{Type: protocol.TypeAuth, ID: cn.authID, Token: token}))
 
 	var authErr error
@@ -194,7 +208,7 @@ func (c *Client) attempt(connectCtx context.Context, connecting bool) (*conn, er
 func (c *Client) serve(cn *conn, first chan<- error) error {
 	c.mu.Lock()
 	c.connGen++
-	c.conn, c.connID = cn, cn.id
+	c.conn, c.connID, c.transport = cn, cn.id, cn.transport
 	// Resubscribe each channel from its lastSeq, then resend the unacked
 	// publishes; the writer batches them (PROTOCOL.md §12, step 4).
 	for _, sub := range c.subs {
@@ -208,7 +222,7 @@ func (c *Client) serve(cn *conn, first chan<- error) error {
 	c.resendRequests()
 	c.mu.Unlock()
 	c.setState(StateConnected, nil)
-	c.log.Info("heraldclient: connected", "connectionId", cn.id, "userId", cn.userID)
+	c.log.Info("heraldclient: connected", "connectionId", cn.id, "userId", cn.userID, "transport", cn.transport)
 	if first != nil {
 		first <- nil
 	}
