@@ -46,7 +46,7 @@ func Demo(cfg DemoConfig) http.Handler {
 	// The service worker sits at the root so that its scope covers the page.
 	mux.HandleFunc("GET /sw.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
-		http.ServeFileFS(w, r, assetFS, "demo-sw.js")
+		serveFile(w, r, "demo-sw.js")
 	})
 	mux.HandleFunc("POST /demo/token", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {

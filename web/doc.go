@@ -1,8 +1,8 @@
 // Package web serves Herald's browser pages: the demo chat at / and the
-// admin dashboard at /admin. Their TypeScript sources live in src/ and
-// are built with esbuild (npm run build in this directory) into assets/,
-// which is committed and embedded with go:embed, so that `go build`
-// needs no Node.
+// admin dashboard at /admin. Their sources live in src/<page>/: the
+// TypeScript is built with esbuild (npm run build in this directory) into
+// assets/, which is committed, and go:embed takes the scripts from there
+// and the HTML and CSS from src/, so that `go build` needs no Node.
 //
 // # Concurrency
 //

@@ -1,10 +1,11 @@
-// Builds the pages that `herald serve` embeds: each entry under src/ is
-// bundled with esbuild (the SDK comes from ../client/js/src) into
-// assets/, next to its HTML and CSS. assets/ is committed, so that
-// `go build` never needs Node; `--check` builds into a temporary
-// directory and fails when the committed assets differ from the sources.
+// Builds the scripts of the pages that `herald serve` embeds: each
+// page's main.ts under src/ is bundled with esbuild (the SDK comes from
+// ../client/js/src) into assets/ (the HTML and CSS are embedded straight
+// from src/). assets/ is committed, so that `go build` never needs Node;
+// `--check` builds into a temporary directory and fails when the
+// committed scripts differ from the sources.
 import { build } from "esbuild";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,9 +33,6 @@ const bundle = (entry, outfile, format) =>
 for (const e of extra) await bundle(e.entry, e.out, "iife");
 for (const page of pages) {
   await bundle(join(page, "main.ts"), `${page}.js`, "esm");
-  for (const f of readdirSync(join(root, "src", page))) {
-    if (f.endsWith(".html") || f.endsWith(".css") || f.endsWith(".svg")) cpSync(join(root, "src", page, f), join(out, f));
-  }
 }
 
 if (check) {
