@@ -1,12 +1,5 @@
 // End to end: the SDK from Node against a real `herald serve`, built once
 // from this repository.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, connect as tcpConnect } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { HeraldClient, type PublishStateEvent, type WebSocketConstructor } from "../src/client.js";
@@ -15,82 +8,14 @@ import { MessageList } from "../src/messages.js";
 import type { PresenceView } from "../src/presence.js";
 import type { Ack } from "../src/outbox.js";
 import { MemoryStorage } from "../src/storage.js";
+import { HeraldServer, until } from "./herald.js";
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const secret = randomBytes(32).toString("hex");
-let tmp: string;
-let bin: string;
-let port: number;
-let server: ChildProcess | undefined;
-
-function b64url(v: string | Buffer): string {
-  return Buffer.from(v).toString("base64url");
-}
-
-/** mint returns an HS256 JWT for sub, granting chat.>. */
-function mint(sub: string, ttlSeconds = 3600): string {
-  const header = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const claims = b64url(JSON.stringify({ sub, exp: Math.floor(Date.now() / 1000) + ttlSeconds, channels: ["chat.>"] }));
-  const sig = createHmac("sha256", secret).update(`${header}.${claims}`).digest("base64url");
-  return `${header}.${claims}.${sig}`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-    s.on("error", rej);
-  });
-}
-
-async function waitListening(p: number, ms = 15000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((res) => {
-      const c = tcpConnect(p, "127.0.0.1");
-      c.on("connect", () => {
-        c.destroy();
-        res(true);
-      });
-      c.on("error", () => res(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`herald did not listen on ${p}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function startServer(): Promise<void> {
-  server = spawn(bin, ["serve", "--addr", `127.0.0.1:${port}`, "--data", join(tmp, "data"), "--jwt-secret", secret, "--log-level", "warn"], {
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  await waitListening(port);
-}
-
-async function killServer(): Promise<void> {
-  const s = server;
-  server = undefined;
-  if (!s || s.exitCode !== null) return;
-  const exited = new Promise((r) => s.once("exit", r));
-  s.kill("SIGKILL");
-  await exited;
-}
-
-async function until(cond: () => boolean, ms = 10000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const herald = new HeraldServer();
 
 function client(sub: string, storage = new MemoryStorage()): HeraldClient {
   return new HeraldClient({
-    url: `ws://127.0.0.1:${port}/ws`,
-    token: async () => mint(sub),
+    url: `ws://127.0.0.1:${herald.port}/ws`,
+    token: async () => herald.mint(sub),
     WebSocket: WebSocket as unknown as WebSocketConstructor,
     backoffMin: 50,
     backoffMax: 400,
@@ -98,18 +23,9 @@ function client(sub: string, storage = new MemoryStorage()): HeraldClient {
   });
 }
 
-beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), "herald-js-"));
-  bin = join(tmp, "herald");
-  execFileSync("go", ["build", "-o", bin, "./cmd/herald"], { cwd: repo, stdio: "inherit" });
-  port = await freePort();
-  await startServer();
-}, 240_000);
+beforeAll(() => herald.build(), 240_000);
 
-afterAll(async () => {
-  await killServer();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => herald.cleanup());
 
 describe("HeraldClient against herald serve", () => {
   it("delivers each message once and in order to two clients", async () => {
@@ -156,7 +72,7 @@ describe("HeraldClient against herald serve", () => {
       alice.close();
     }
     const bad = new HeraldClient({
-      url: `ws://127.0.0.1:${port}/ws`,
+      url: `ws://127.0.0.1:${herald.port}/ws`,
       token: async () => "not-a-jwt",
       WebSocket: WebSocket as unknown as WebSocketConstructor,
       backoffMin: 50,
@@ -183,11 +99,11 @@ describe("HeraldClient against herald serve", () => {
       const acked = await alice.publish("chat.restart", "msg", "before");
       // A publish on the wire when the server dies: the server is frozen
       // first, so that no ack can come back, then killed.
-      server!.kill("SIGSTOP");
+      herald.proc!.kill("SIGSTOP");
       const inFlight = alice.publish("chat.restart", "msg", "in-flight");
       await new Promise((r) => setTimeout(r, 100));
       expect(alice.pendingPublishes).toBe(1);
-      await killServer();
+      await herald.kill();
       await until(() => alice.state !== "connected" && bob.state !== "connected", 5000, "both disconnected");
       // Publishes made while the server is down wait in the outbox and storage.
       const offline = [alice.publish("chat.restart", "msg", "offline-1"), alice.publish("chat.restart", "msg", "offline-2")];
@@ -195,7 +111,7 @@ describe("HeraldClient against herald serve", () => {
       await alice.flush();
       expect(JSON.parse((await aliceStore.get("herald:outbox"))!)).toHaveLength(3);
 
-      await startServer();
+      await herald.start();
       const acks = await Promise.all([inFlight, ...offline]);
       expect(acks.map((a) => a.seq)).toEqual([2, 3, 4]);
       await until(() => got.length >= 4, 10000, "bob to catch up");
