@@ -8,26 +8,38 @@ import { MessageList } from "../src/messages.js";
 import type { PresenceView } from "../src/presence.js";
 import type { Ack } from "../src/outbox.js";
 import { MemoryStorage } from "../src/storage.js";
+import type { Transport } from "../src/transports.js";
 import { HeraldServer, until } from "./herald.js";
 
-const herald = new HeraldServer();
+/** The server of the current describe block: each transport gets a fresh one. */
+let herald: HeraldServer;
+
+/** The transport the current describe block's clients use. */
+let transport: Transport = "websocket";
 
 function client(sub: string, storage = new MemoryStorage()): HeraldClient {
   return new HeraldClient({
     url: `ws://127.0.0.1:${herald.port}/ws`,
     token: async () => herald.mint(sub),
     WebSocket: WebSocket as unknown as WebSocketConstructor,
+    transports: [transport],
     backoffMin: 50,
     backoffMax: 400,
     storage,
   });
 }
 
-beforeAll(() => herald.build(), 240_000);
 
-afterAll(() => herald.cleanup());
+// Every test runs over each transport: the SDK must behave the same.
+describe.each(["websocket", "sse"] as const)("HeraldClient over %s against herald serve", (t) => {
+  beforeAll(async () => {
+    transport = t;
+    herald = new HeraldServer();
+    await herald.build();
+  }, 240_000);
 
-describe("HeraldClient against herald serve", () => {
+  afterAll(() => herald.cleanup());
+
   it("delivers each message once and in order to two clients", async () => {
     const alice = client("alice");
     const bob = client("bob");
@@ -75,6 +87,7 @@ describe("HeraldClient against herald serve", () => {
       url: `ws://127.0.0.1:${herald.port}/ws`,
       token: async () => "not-a-jwt",
       WebSocket: WebSocket as unknown as WebSocketConstructor,
+      transports: [transport],
       backoffMin: 50,
     });
     await expect(bad.connect()).rejects.toMatchObject({ code: 4001 });
