@@ -38,6 +38,8 @@ describe("demo chat without WebSocket", () => {
     await login(bob, herald.url, "bob5", "room5");
     await expect(alice.evaluate(() => (window as unknown as { heraldDemo: { client: { transport: string } } }).heraldDemo.client.transport)).resolves.toBe("sse");
     await expect(bob.evaluate(() => (window as unknown as { heraldDemo: { client: { transport: string } } }).heraldDemo.client.transport)).resolves.toBe("websocket");
+    await expect(alice.getByTestId("transport").textContent()).resolves.toBe("via SSE fallback");
+    await expect(bob.getByTestId("transport").textContent()).resolves.toBe("");
     await send(alice, "over SSE");
     await send(bob, "over WebSocket");
     for (const p of [alice, bob]) {

@@ -132,6 +132,7 @@ class App {
     const conn = $("conn");
     conn.className = `conn ${state}`;
     conn.textContent = { offline: "offline", connected: "online", connecting: "connecting…", disconnected: "reconnecting…", closed: "closed" }[state];
+    $("transport").textContent = state === "connected" && this.client.transport === "sse" ? "via SSE fallback" : "";
     const waiting = [...this.rooms.values()].reduce((n, r) => n + r.unsent.size, 0);
     if (state === "connected") this.banner("");
     else if (offline) this.banner(`You are offline. ${waiting ? `${waiting} message(s) will be sent when you are back.` : "Messages you write are sent when you are back."}`);
