@@ -1,35 +1,15 @@
 // The admin page in Debian's Chromium against a real `herald serve`: the
 // login, and live counts that follow what two demo users do.
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { login, send } from "./demo-page.js";
-import { eventually, Herald, launch, Pages } from "./harness.js";
+import { browserSuite, eventually } from "./harness.js";
 
 const password = "admin-test-password-1";
-let herald: Herald;
-let browser: Browser;
-let pages: Pages;
-
-beforeAll(async () => {
-  [herald, browser] = await Promise.all([Herald.start(["--admin-password", password]), launch()]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await herald?.stop();
-});
-
-beforeEach(() => {
-  pages = new Pages(browser);
-});
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail") await pages.screenshot(ctx.task.name);
-  await pages.closeAll();
-});
+const suite = browserSuite(["--admin-password", password]);
 
 async function adminLogin(page: Page, pass: string): Promise<void> {
-  await page.goto(`${herald.url}/admin`);
+  await page.goto(`${suite.herald.url}/admin`);
   await page.getByTestId("login-user").fill("admin");
   await page.getByTestId("login-password").fill(pass);
   await page.getByTestId("login-submit").click();
@@ -39,24 +19,24 @@ const number = async (page: Page, id: string) => Number(await page.getByTestId(i
 
 describe("admin page in Chromium", () => {
   it("refuses a wrong password and shows no numbers", async () => {
-    const { page } = await pages.open("admin");
+    const { page } = await suite.pages.open("admin");
     await adminLogin(page, "not the password");
     await eventually(() => page.getByTestId("login-error").textContent(), (t) => expect(t).not.toBe(""));
     expect(await page.getByTestId("connections").count()).toBe(0);
-    const res = await page.request.get(`${herald.url}/admin/metrics`);
+    const res = await page.request.get(`${suite.herald.url}/admin/metrics`);
     expect(res.status()).toBe(401);
   });
 
   it("shows the live counts: connections, channels, messages, nodes, and a channel's presence and history", async () => {
-    const { page: admin } = await pages.open("admin");
+    const { page: admin } = await suite.pages.open("admin");
     await adminLogin(admin, password);
     await eventually(() => number(admin, "connections"), (n) => expect(n).toBe(0));
     await expect(number(admin, "nodes")).resolves.toBe(1);
 
-    const { page: alice } = await pages.open("alice");
-    const { page: bob } = await pages.open("bob");
-    await login(alice, herald.url, "alice", "ops");
-    await login(bob, herald.url, "bob", "ops");
+    const { page: alice } = await suite.pages.open("alice");
+    const { page: bob } = await suite.pages.open("bob");
+    await login(alice, suite.herald.url, "alice", "ops");
+    await login(bob, suite.herald.url, "bob", "ops");
     // Each demo page keeps one connection with lobby, random and ops.
     await eventually(() => number(admin, "connections"), (n) => expect(n).toBe(2));
     await eventually(() => number(admin, "authenticated"), (n) => expect(n).toBe(2));

@@ -1,10 +1,9 @@
 // The demo chat in Debian's Chromium against a real `herald serve`: two
 // users chat, one goes offline and both keep typing, a reload during the
 // outage, and a token that expires mid-session.
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { login, type Row, rows, send } from "./demo-page.js";
-import { eventually, Herald, launch, Pages } from "./harness.js";
+import { browserSuite, eventually } from "./harness.js";
 
 /** texts are the rows' texts; exactlyOnceInOrder checks the seqs too. */
 const texts = (rs: Row[]) => rs.map((r) => r.text);
@@ -17,34 +16,14 @@ function exactlyOnceInOrder(rs: Row[]): void {
   expect(new Set(rs.map((r) => r.id)).size).toBe(rs.length);
 }
 
-let herald: Herald;
-let browser: Browser;
-let pages: Pages;
-
-beforeAll(async () => {
-  [herald, browser] = await Promise.all([Herald.start(["--demo-token-ttl", "8s", "--token-expiry-warning", "5s"]), launch()]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await herald?.stop();
-});
-
-beforeEach(() => {
-  pages = new Pages(browser);
-});
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail") await pages.screenshot(ctx.task.name);
-  await pages.closeAll();
-});
+const suite = browserSuite(["--demo-token-ttl", "8s", "--token-expiry-warning", "5s"]);
 
 describe("demo chat in Chromium", () => {
   it("two users chat, with typing, who is online, and delivered then read ticks", async () => {
-    const { page: alice } = await pages.open("alice");
-    const { page: bob } = await pages.open("bob");
-    await login(alice, herald.url, "alice1", "room1");
-    await login(bob, herald.url, "bob1", "room1");
+    const { page: alice } = await suite.pages.open("alice");
+    const { page: bob } = await suite.pages.open("bob");
+    await login(alice, suite.herald.url, "alice1", "room1");
+    await login(bob, suite.herald.url, "bob1", "room1");
     await eventually(() => alice.getByTestId("online").textContent(), (t) => expect(t).toContain("bob1"));
 
     await bob.getByTestId("text").pressSequentially("hel");
@@ -72,10 +51,10 @@ describe("demo chat in Chromium", () => {
   });
 
   it("one user offline, both keep typing: back online, every message once, in order, with ticks", async () => {
-    const { page: alice, context: aliceCtx } = await pages.open("alice");
-    const { page: bob } = await pages.open("bob");
-    await login(alice, herald.url, "alice2", "room2");
-    await login(bob, herald.url, "bob2", "room2");
+    const { page: alice, context: aliceCtx } = await suite.pages.open("alice");
+    const { page: bob } = await suite.pages.open("bob");
+    await login(alice, suite.herald.url, "alice2", "room2");
+    await login(bob, suite.herald.url, "bob2", "room2");
     await send(alice, "before");
     await eventually(() => rows(bob), (rs) => expect(texts(rs)).toEqual(["before"]));
 
@@ -110,10 +89,10 @@ describe("demo chat in Chromium", () => {
   });
 
   it("a reload during the outage loses nothing and sends nothing twice", async () => {
-    const { page: alice, context: aliceCtx } = await pages.open("alice");
-    const { page: bob } = await pages.open("bob");
-    await login(alice, herald.url, "alice3", "room3");
-    await login(bob, herald.url, "bob3", "room3");
+    const { page: alice, context: aliceCtx } = await suite.pages.open("alice");
+    const { page: bob } = await suite.pages.open("bob");
+    await login(alice, suite.herald.url, "alice3", "room3");
+    await login(bob, suite.herald.url, "bob3", "room3");
     await send(bob, "are you there?");
     await eventually(() => rows(alice), (rs) => expect(texts(rs)).toEqual(["are you there?"]));
     // The service worker must hold the page before the network goes.
@@ -160,11 +139,11 @@ describe("demo chat in Chromium", () => {
   });
 
   it("refreshes a token that expires mid-session without reconnecting or losing a message", async () => {
-    const { page: alice } = await pages.open("alice");
-    const { page: bob } = await pages.open("bob");
-    await login(alice, herald.url, "alice4", "room4");
-    await login(bob, herald.url, "bob4", "room4");
-    const connections = await herald.metric("herald_connections_total");
+    const { page: alice } = await suite.pages.open("alice");
+    const { page: bob } = await suite.pages.open("bob");
+    await login(alice, suite.herald.url, "alice4", "room4");
+    await login(bob, suite.herald.url, "bob4", "room4");
+    const connections = await suite.herald.metric("herald_connections_total");
     // Tokens last 8 s and are refreshed 5 s before: 14 s of chat crosses
     // the first token's expiry and the second's.
     const want: string[] = [];
@@ -179,7 +158,7 @@ describe("demo chat in Chromium", () => {
       exactlyOnceInOrder(rs);
     }
     // An unrefreshed connection would have been closed with 4001 and come back as a new one.
-    expect(await herald.metric("herald_connections_total")).toBe(connections);
+    expect(await suite.herald.metric("herald_connections_total")).toBe(connections);
     await expect(alice.getByTestId("conn").textContent()).resolves.toBe("online");
   });
 });

@@ -1,41 +1,20 @@
 // The demo chat in Chromium where WebSocket is blocked: the SDK falls back
 // to the SSE transport by itself and the chat works as before.
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { login, rows, send } from "./demo-page.js";
-import { eventually, Herald, launch, Pages } from "./harness.js";
+import { browserSuite, eventually } from "./harness.js";
 
-let herald: Herald;
-let browser: Browser;
-let pages: Pages;
-
-beforeAll(async () => {
-  [herald, browser] = await Promise.all([Herald.start(), launch()]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await herald?.stop();
-});
-
-beforeEach(() => {
-  pages = new Pages(browser);
-});
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail") await pages.screenshot(ctx.task.name);
-  await pages.closeAll();
-});
+const suite = browserSuite();
 
 describe("demo chat without WebSocket", () => {
   it("falls back to SSE: two users chat, one of them without WebSocket", async () => {
-    const { page: alice, context: aliceCtx } = await pages.open("alice");
+    const { page: alice, context: aliceCtx } = await suite.pages.open("alice");
     // A proxy that kills every WebSocket handshake: the page's sockets
     // are cut before they open.
     await aliceCtx.routeWebSocket(/\/ws$/, (ws) => ws.close({ code: 1006, reason: "blocked" }));
-    const { page: bob } = await pages.open("bob");
-    await login(alice, herald.url, "alice5", "room5");
-    await login(bob, herald.url, "bob5", "room5");
+    const { page: bob } = await suite.pages.open("bob");
+    await login(alice, suite.herald.url, "alice5", "room5");
+    await login(bob, suite.herald.url, "bob5", "room5");
     await expect(alice.evaluate(() => (window as unknown as { heraldDemo: { client: { transport: string } } }).heraldDemo.client.transport)).resolves.toBe("sse");
     await expect(bob.evaluate(() => (window as unknown as { heraldDemo: { client: { transport: string } } }).heraldDemo.client.transport)).resolves.toBe("websocket");
     await expect(alice.getByTestId("transport").textContent()).resolves.toBe("via SSE fallback");

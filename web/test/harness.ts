@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { expect, inject } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, expect, inject } from "vitest";
 
 /** Where screenshots of failed tests go. */
 export const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "test-results");
@@ -145,3 +145,35 @@ export async function eventually<T>(fn: () => Promise<T>, check: (v: T) => void,
 }
 
 export { expect };
+
+/** BrowserSuite is what a test file's tests use: its node, and the pages of the running test. */
+export interface BrowserSuite {
+  herald: Herald;
+  pages: Pages;
+}
+
+/**
+ * browserSuite registers the hooks every browser test file needs: one
+ * `herald serve` (with args) and one Chromium for the file, a fresh Pages
+ * per test, screenshots of a failed test's pages, and cleanup. Read the
+ * returned object's fields inside tests.
+ */
+export function browserSuite(args: string[] = []): BrowserSuite {
+  const s = {} as BrowserSuite;
+  let browser: Browser;
+  beforeAll(async () => {
+    [s.herald, browser] = await Promise.all([Herald.start(args), launch()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await s.herald?.stop();
+  });
+  beforeEach(() => {
+    s.pages = new Pages(browser);
+  });
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === "fail") await s.pages.screenshot(ctx.task.name);
+    await s.pages.closeAll();
+  });
+  return s;
+}
