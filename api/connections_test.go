@@ -229,6 +229,16 @@ func TestChannels(t *testing.T) {
 		}
 	})
 
+	// One node: the cluster is the node, and scope=node lists the same.
+	t.Run("scope", func(t *testing.T) {
+		for _, scope := range []string{"", "scope=cluster", "scope=node"} {
+			r := list(t, scope)
+			if len(r.Channels) != 6 || r.Nodes != 1 || r.Answered != 1 {
+				t.Fatalf("%q: got %+v, want 6 channels, nodes 1, answered 1", scope, r)
+			}
+		}
+	})
+
 	t.Run("none", func(t *testing.T) {
 		res := c.get(t, "/api/channels?prefix=nothing.")
 		if ch, ok := res.fields(t)["channels"].([]any); !ok || len(ch) != 0 {
@@ -245,6 +255,7 @@ func TestChannels(t *testing.T) {
 		{"limit over 1000", "limit=1001", docRejects},
 		{"prefix over 255 bytes", "prefix=" + strings.Repeat("p", 256), docRejects},
 		{"unknown parameter", "pattern=chan.*", docSilent},
+		{"unknown scope", "scope=everywhere", docRejects},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

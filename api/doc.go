@@ -12,8 +12,12 @@
 //	GET  /api/history      a page of a channel's log, forward or backward
 //	GET  /api/presence     the users subscribed to a channel on this node
 //	POST /api/disconnect   close a user's or a connection's sockets
-//	GET  /api/channels     the channels with subscribers on this node
-//	GET  /api/info         version, uptime and counters of this node
+//	GET  /api/channels     the channels with subscribers on any node
+//	GET  /api/info         version and uptime of this node, counters of all
+//
+// Channels and info ask the other nodes sharing the broker and merge
+// their answers (hub.ClusterChannels, hub.ClusterStats); ?scope=node
+// reads this node alone.
 //
 // # Authentication
 //

@@ -38,11 +38,18 @@ func TestInfo(t *testing.T) {
 	}
 	want := api.InfoResponse{
 		Version: "dev", UptimeSeconds: info.UptimeSeconds, Connections: 2, Authenticated: 2,
-		Subscriptions: 1, Channels: 1, MessagesIn: 3, MessagesOut: 3,
+		Subscriptions: 1, Channels: 1, MessagesIn: 3, MessagesOut: 3, Nodes: 1, Answered: 1,
 	}
 	if info != want || info.UptimeSeconds < 0 {
 		t.Fatalf("got %+v, want %+v", info, want)
 	}
+	// One node: scope=node reads the same counters.
+	var node api.InfoResponse
+	c.get(t, "/api/info?scope=node").decode(t, &node)
+	if node.UptimeSeconds = info.UptimeSeconds; node != want {
+		t.Fatalf("scope=node: got %+v, want %+v", node, want)
+	}
+	c.do(t, call{method: http.MethodGet, path: "/api/info?scope=all", doc: docRejects}).expectError(t, 400, protocol.CodeBadRequest)
 	c.do(t, call{method: http.MethodGet, path: "/api/info?verbose=1", doc: docSilent}).expectError(t, 400, protocol.CodeBadRequest)
 }
 

@@ -92,3 +92,16 @@ func channelOnly(raw string) (string, error) {
 	}
 	return q.channel()
 }
+
+// nodeScope reads the scope parameter of the reads that cover the
+// cluster: absent or "cluster" asks every node sharing the broker,
+// "node" the node that answers alone.
+func (q query) nodeScope() (bool, error) {
+	switch q.str("scope") {
+	case "", "cluster":
+		return false, nil
+	case "node":
+		return true, nil
+	}
+	return false, errorf(protocol.CodeBadRequest, "scope must be node or cluster")
+}

@@ -105,6 +105,10 @@ type Config struct {
 	// NodesInterval is how often the number of nodes sharing the broker
 	// is read from the broker into Stats.Nodes. Zero means 5s.
 	NodesInterval time.Duration
+	// QueryTimeout is how long a cluster query (ClusterChannels,
+	// ClusterStats) waits for the other nodes' answers, and how long a
+	// node tries to send its own. Zero means 1s.
+	QueryTimeout time.Duration
 
 	// Clock tells the time. Nil means the system clock.
 	Clock herald.Clock
@@ -133,6 +137,7 @@ func (c *Config) setDefaults() {
 	def(&c.TypingInterval, time.Second)
 	def(&c.ReceiptInterval, time.Second)
 	def(&c.NodesInterval, 5*time.Second)
+	def(&c.QueryTimeout, time.Second)
 	if c.PresenceMaxMembers <= 0 {
 		c.PresenceMaxMembers = 1000
 	}

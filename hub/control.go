@@ -30,21 +30,31 @@ type control struct {
 	ConnectionID string `json:"connectionId,omitempty"`
 	Code         int    `json:"code,omitempty"`
 	Reason       string `json:"reason,omitempty"`
+	// Req and Query are a cluster query's request id and what it asks
+	// (clusterquery.go).
+	Req   string        `json:"req,omitempty"`
+	Query *clusterQuery `json:"query,omitempty"`
 }
 
-const opDisconnect = "disconnect"
+const (
+	opDisconnect = "disconnect"
+	opQuery      = "query"
+)
 
 // clustered reports whether other nodes may share the broker: brokers
 // that share presence are made for several nodes.
 func (h *Hub) clustered() bool { return h.sharedPresence() != nil }
 
-// startControl subscribes to the control channel when the node may have
-// peers.
+// startControl subscribes to the control channel and to the node's reply
+// channel (clusterquery.go) when the node may have peers.
 func (h *Hub) startControl(ctx context.Context) error {
 	if !h.clustered() {
 		return nil
 	}
-	return h.broker.Subscribe(ctx, ControlChannel)
+	if err := h.broker.Subscribe(ctx, ControlChannel); err != nil {
+		return err
+	}
+	return h.broker.Subscribe(ctx, replyChannel(h.idPrefix))
 }
 
 // tellPeers publishes a control message for the other nodes.
@@ -58,26 +68,35 @@ func (h *Hub) tellPeers(ctx context.Context, m control) error {
 	return err
 }
 
-// handleControl acts on control messages from other nodes.
+// handleControl acts on control messages from other nodes, published
+// (stored in the control channel's log) or broadcast (ephemeral, as
+// cluster queries are).
 func (h *Hub) handleControl(pubs []*herald.Publication) {
 	for _, p := range pubs {
-		var m control
-		if err := json.Unmarshal(p.Payload, &m); err != nil {
-			h.log.Warn("malformed control message", "seq", p.Seq, "err", err)
-			continue
+		h.handleControlMessage(p.Payload)
+	}
+}
+
+// handleControlMessage acts on one control message.
+func (h *Hub) handleControlMessage(data []byte) {
+	var m control
+	if err := json.Unmarshal(data, &m); err != nil {
+		h.log.Warn("malformed control message", "err", err)
+		return
+	}
+	if m.Node == h.idPrefix {
+		return
+	}
+	switch m.Op {
+	case opDisconnect:
+		if m.Code < 1000 || m.Code > 4999 {
+			h.log.Warn("control disconnect with a bad close code", "code", m.Code)
+			return
 		}
-		if m.Node == h.idPrefix {
-			continue
-		}
-		switch m.Op {
-		case opDisconnect:
-			if m.Code < 1000 || m.Code > 4999 {
-				h.log.Warn("control disconnect with a bad close code", "code", m.Code)
-				continue
-			}
-			h.disconnectLocal(m.UserID, m.ConnectionID, m.Code, m.Reason)
-		default:
-			h.log.Debug("unknown control message", "op", m.Op)
-		}
+		h.disconnectLocal(m.UserID, m.ConnectionID, m.Code, m.Reason)
+	case opQuery:
+		h.answerQuery(&m)
+	default:
+		h.log.Debug("unknown control message", "op", m.Op)
 	}
 }

@@ -67,6 +67,9 @@ type Hub struct {
 	// the last flush.
 	rcptMu      sync.Mutex
 	rcptPending map[receiptKey]*positions
+
+	// queries are the cluster queries waiting for answers.
+	queries queryTable
 }
 
 // channel is the set of local subscriptions to one channel name. Most

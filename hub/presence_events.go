@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,14 @@ func (h *Hub) broadcast(ctx context.Context, channel string, e *ephemeral) {
 
 // HandleEphemeral implements herald.EphemeralHandler.
 func (h *Hub) HandleEphemeral(name string, data []byte) {
+	switch {
+	case name == ControlChannel:
+		h.handleControlMessage(data)
+		return
+	case strings.HasPrefix(name, ReplyPrefix):
+		h.handleReply(data)
+		return
+	}
 	var e ephemeral
 	if err := json.Unmarshal(data, &e); err != nil {
 		h.log.Warn("malformed ephemeral message", "channel", name, "err", err)
