@@ -6,6 +6,9 @@
 /** The answer of GET /api/channels. */
 interface ChannelsPage {
   channels: { name: string; subscribers: number }[];
+  /** The nodes sharing the broker, and how many of them the list covers. */
+  nodes?: number;
+  answered?: number;
 }
 
 /** The answer of GET /api/presence. */
@@ -70,7 +73,15 @@ export class Inspector {
     const err = byId("channels-error");
     try {
       const page = await getJSON<ChannelsPage>("/admin/api/channels?limit=1000", this.onUnauthorized);
-      err.textContent = page.channels.length === 0 ? "No channel has subscribers on this node." : "";
+      const nodes = page.nodes ?? 1;
+      const answered = page.answered ?? 1;
+      byId("channels-scope").textContent = nodes > 1 ? `(${answered} of ${nodes} nodes)` : "";
+      err.textContent =
+        answered < nodes
+          ? `${nodes - answered} node(s) did not answer in time: their channels are missing.`
+          : page.channels.length === 0
+            ? "No channel has subscribers."
+            : "";
       list.replaceChildren(
         ...page.channels.map((c) => {
           const b = document.createElement("button");
