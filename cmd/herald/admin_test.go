@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,20 +115,7 @@ func TestAdminServe(t *testing.T) {
 	})
 	t.Run("development mode", func(t *testing.T) {
 		dir := t.TempDir()
-		n := &node{addr: freeAddr(t), stderr: &syncBuffer{}, exited: make(chan error, 1)}
-		n.cmd = exec.Command(binary, "serve", "--addr", n.addr, "--data", dir)
-		n.cmd.Env = withoutEnv(os.Environ(), "HERALD_JWT_SECRET")
-		n.cmd.Stderr = n.stderr
-		if err := n.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { n.exited <- n.cmd.Wait() }()
-		t.Cleanup(func() { _ = n.cmd.Process.Kill(); <-n.exited })
-		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(n.stderr.String(), "herald listening"); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no start:\n%s", n.stderr)
-			}
-		}
+		n := startDevNode(t, dir)
 		b, err := os.ReadFile(filepath.Join(dir, devAdminPasswordFile))
 		if err != nil {
 			t.Fatal(err)

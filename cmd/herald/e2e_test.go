@@ -182,22 +182,7 @@ func TestSigtermDrains(t *testing.T) {
 // `herald token` uses.
 func TestDevMode(t *testing.T) {
 	dir := t.TempDir()
-	n := &node{addr: freeAddr(t), stderr: &syncBuffer{}, exited: make(chan error, 1)}
-	n.cmd = exec.Command(binary, "serve", "--addr", n.addr, "--data", dir)
-	n.cmd.Env = withoutEnv(os.Environ(), "HERALD_JWT_SECRET")
-	n.cmd.Stderr = n.stderr
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { n.exited <- n.cmd.Wait() }()
-	t.Cleanup(func() { _ = n.cmd.Process.Kill(); <-n.exited })
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(n.stderr.String(), "herald listening") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no start:\n%s", n.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	n := startDevNode(t, dir)
 	if !strings.Contains(n.stderr.String(), "DEVELOPMENT MODE") || !strings.Contains(n.stderr.String(), "herald token --sub alice") {
 		t.Fatalf("dev mode is not announced:\n%s", n.stderr)
 	}
@@ -284,4 +269,26 @@ func TestAPIKeyRotation(t *testing.T) {
 	if got := publish("new-key-9876543210"); got != http.StatusOK {
 		t.Fatalf("publish with the new key: %d", got)
 	}
+}
+
+// startDevNode runs `herald serve` in development mode (no key in the
+// environment) on data directory dir until the test ends, and waits until
+// it listens.
+func startDevNode(t *testing.T, dir string) *node {
+	t.Helper()
+	n := &node{addr: freeAddr(t), stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	n.cmd = exec.Command(binary, "serve", "--addr", n.addr, "--data", dir)
+	n.cmd.Env = withoutEnv(os.Environ(), "HERALD_JWT_SECRET")
+	n.cmd.Stderr = n.stderr
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { n.exited <- n.cmd.Wait() }()
+	t.Cleanup(func() { _ = n.cmd.Process.Kill(); <-n.exited })
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(n.stderr.String(), "herald listening"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no start:\n%s", n.stderr)
+		}
+	}
+	return n
 }
